@@ -1,0 +1,208 @@
+/*
+ * NAME
+ *   lmtp_deliver.c - the writer thread: group commit of parsed deliveries.
+ *
+ * SUMMARY
+ *   SQLite has one writer at a time, and a durable commit costs an fsync.
+ *   So one thread owns the write connection, and sessions hand it parsed
+ *   deliveries (lmtp_deliver_commit). The writer takes everything queued,
+ *   at most commit_batch deliveries, and writes them in one transaction:
+ *
+ *     lg_store_begin
+ *       lg_delivery_apply(d1) ... lg_delivery_apply(dn)   (a savepoint each)
+ *     lg_store_commit                                       (one fsync)
+ *
+ *   then wakes the n sessions, which answer their clients. While a commit
+ *   runs, new deliveries queue up and form the next batch: under load the
+ *   batches grow by themselves, and a lone delivery is committed at once,
+ *   without waiting for company.
+ *
+ * FAILURES
+ *   If begin, an apply or the commit fails, the transaction is rolled back
+ *   and every delivery of the batch is reset: none of them has any record.
+ *   When the error is the database's state (busy, full, I/O), all of them
+ *   answer with a temporary failure. Otherwise the failure may belong to one
+ *   delivery, so each is tried again alone, and only the ones that fail alone
+ *   get the error; a bad message cannot take its batch-mates with it.
+ *   A failed connection (I/O, corrupt) is closed and opened again for the
+ *   next batch.
+ *
+ * INVARIANTS
+ *   A session is woken only after its delivery's transaction committed or
+ *   was rolled back; job->done is written under w.lock.
+ */
+#include <string.h>
+
+#include "lmtpd.h"
+
+typedef struct {
+	lg_delivery *d;        /* borrowed from the session, which waits */
+	lmtpd_conf *conf;      /* borrowed likewise */
+	GError *error;         /* set when the delivery failed */
+	gboolean done;
+} lmtp_job;
+
+static struct {
+	GMutex lock;
+	GCond queued;          /* the writer waits on it */
+	GCond finished;        /* sessions wait on it */
+	GQueue queue;          /* lmtp_job* */
+	GThread *thread;
+	gboolean stop;
+	lg_store *st;          /* owned by the writer thread */
+	guint64 batches;
+	guint64 deliveries;
+} w;
+
+static gboolean
+error_is_environmental(const GError *error)
+{
+	if (error == NULL || error->domain != LG_STORE_ERROR)
+		return FALSE;
+	switch (error->code) {
+	case LG_STORE_ERROR_BUSY:
+	case LG_STORE_ERROR_FULL:
+	case LG_STORE_ERROR_IO:
+	case LG_STORE_ERROR_READONLY:
+	case LG_STORE_ERROR_CORRUPT:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/* One transaction over @n jobs. On failure nothing of them is written and
+ * their results are reset. */
+static gboolean
+batch_try(lmtp_job **jobs, guint n, GError **error)
+{
+	const lg_config *cfg = jobs[0]->conf->cfg;
+
+	if (w.st == NULL) {
+		w.st = lg_store_open(lmtpd.db_path, 0, cfg->busy_timeout_ms, error);
+		if (w.st == NULL)
+			return FALSE;
+	}
+	if (!lg_store_begin(w.st, error))
+		goto fail;
+	for (guint i = 0; i < n; i++)
+		if (!lg_delivery_apply(jobs[i]->d, w.st, jobs[i]->conf->cfg,
+		                       jobs[i]->conf->rules, error))
+			goto fail;
+	if (!lg_store_commit(w.st, error))
+		goto fail;
+	return TRUE;
+
+fail:
+	if (lg_store_in_transaction(w.st))
+		lg_store_rollback(w.st);
+	for (guint i = 0; i < n; i++)
+		lg_delivery_reset(jobs[i]->d);
+	if ((*error)->domain == LG_STORE_ERROR &&
+	    ((*error)->code == LG_STORE_ERROR_IO || (*error)->code == LG_STORE_ERROR_CORRUPT))
+		g_clear_pointer(&w.st, lg_store_close);
+	return FALSE;
+}
+
+static void
+batch_run(lmtp_job **jobs, guint n)
+{
+	GError *error = NULL;
+	gint64 t0 = g_get_monotonic_time();
+
+	if (batch_try(jobs, n, &error)) {
+		lmtpd_debug("-", "commit: %u deliveries in %" G_GINT64_FORMAT " ms",
+		            n, (g_get_monotonic_time() - t0) / 1000);
+		return;
+	}
+	if (n == 1 || error_is_environmental(error)) {
+		lmtpd_warn("-", "commit of %u deliveries failed: %s", n, error->message);
+		for (guint i = 0; i < n; i++)
+			jobs[i]->error = g_error_copy(error);
+		g_error_free(error);
+		return;
+	}
+	lmtpd_warn("-", "commit of %u deliveries failed (%s): trying each alone",
+	           n, error->message);
+	g_clear_error(&error);
+	for (guint i = 0; i < n; i++)
+		if (!batch_try(&jobs[i], 1, &jobs[i]->error))
+			lmtpd_warn("-", "delivery failed alone: %s", jobs[i]->error->message);
+}
+
+static gpointer
+writer_main(gpointer unused)
+{
+	GPtrArray *batch = g_ptr_array_new();
+
+	for (;;) {
+		guint max;
+
+		g_mutex_lock(&w.lock);
+		while (g_queue_is_empty(&w.queue) && !w.stop)
+			g_cond_wait(&w.queued, &w.lock);
+		if (g_queue_is_empty(&w.queue)) {
+			g_mutex_unlock(&w.lock);
+			break;
+		}
+		max = MAX(1, ((lmtp_job *)g_queue_peek_head(&w.queue))->conf->cfg->commit_batch);
+		g_ptr_array_set_size(batch, 0);
+		while (batch->len < max && !g_queue_is_empty(&w.queue))
+			g_ptr_array_add(batch, g_queue_pop_head(&w.queue));
+		g_mutex_unlock(&w.lock);
+
+		batch_run((lmtp_job **)batch->pdata, batch->len);
+
+		g_mutex_lock(&w.lock);
+		w.batches++;
+		w.deliveries += batch->len;
+		for (guint i = 0; i < batch->len; i++)
+			((lmtp_job *)g_ptr_array_index(batch, i))->done = TRUE;
+		g_cond_broadcast(&w.finished);
+		g_mutex_unlock(&w.lock);
+	}
+	g_clear_pointer(&w.st, lg_store_close);
+	g_ptr_array_unref(batch);
+	return NULL;
+}
+
+gboolean
+lmtp_deliver_start(GError **error)
+{
+	w.stop = FALSE;
+	w.thread = g_thread_try_new("lmtpd-writer", writer_main, NULL, error);
+	return w.thread != NULL;
+}
+
+void
+lmtp_deliver_stop(void)
+{
+	if (w.thread == NULL)
+		return;
+	g_mutex_lock(&w.lock);
+	w.stop = TRUE;
+	g_cond_signal(&w.queued);
+	g_mutex_unlock(&w.lock);
+	g_thread_join(w.thread);
+	w.thread = NULL;
+	lmtpd_info("-", "writer: %" G_GUINT64_FORMAT " deliveries in %" G_GUINT64_FORMAT
+	           " commits", w.deliveries, w.batches);
+}
+
+gboolean
+lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, GError **error)
+{
+	lmtp_job job = { .d = d, .conf = conf };
+
+	g_mutex_lock(&w.lock);
+	g_queue_push_tail(&w.queue, &job);
+	g_cond_signal(&w.queued);
+	while (!job.done)
+		g_cond_wait(&w.finished, &w.lock);
+	g_mutex_unlock(&w.lock);
+	if (job.error != NULL) {
+		g_propagate_error(error, job.error);
+		return FALSE;
+	}
+	return TRUE;
+}

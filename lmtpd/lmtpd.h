@@ -1,0 +1,88 @@
+/*
+ * NAME
+ *   lmtpd.h - what the parts of leadgate-lmtpd share.
+ *
+ * SUMMARY
+ *   leadgate-lmtpd is a thin shell around the core library:
+ *
+ *     lmtpd.c         main(): options, config and rules, logging, listening
+ *                     sockets, the accept loop, signals (HUP reload, TERM stop)
+ *     lmtp_io.c       buffered, timed reads and writes on one file descriptor
+ *     lmtp_session.c  one LMTP session: the command table LHLO..QUIT, DATA and
+ *                     BDAT, one reply per recipient
+ *     lmtp_deliver.c  the single writer thread: group commit of deliveries
+ *
+ *   Threads: the main thread accepts; each connection has its own session
+ *   thread (synchronous code, its own read-only use of the store for RCPT
+ *   checks); one writer thread owns the write connection to the store and
+ *   commits the deliveries that the sessions queue, many per transaction.
+ *
+ * CONFIGURATION SNAPSHOTS
+ *   The config and the rules loaded together form an lmtpd_conf. It is never
+ *   changed; SIGHUP builds a new one and swaps it in under a mutex. Sessions
+ *   take a reference per transaction (lmtpd_conf_get) and drop it when the
+ *   transaction ends, so a reload never changes a transaction in flight.
+ */
+#ifndef LMTPD_H
+#define LMTPD_H
+
+#include <glib.h>
+#include "lg.h"
+#include "config.h"
+#include "deliver.h"
+#include "rules.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	gint refcount;
+	lg_config *cfg;      /* owned reference */
+	lg_rules *rules;     /* owned */
+} lmtpd_conf;
+
+/* The current snapshot, with a new reference the caller must drop. */
+lmtpd_conf *lmtpd_conf_get(void);
+lmtpd_conf *lmtpd_conf_ref(lmtpd_conf *c);
+void lmtpd_conf_unref(lmtpd_conf *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(lmtpd_conf, lmtpd_conf_unref)
+
+/* Process-wide state set up by main() before any session starts. */
+typedef struct {
+	char *db_path;           /* effective database (-d or the config's) */
+	gint stopping;           /* atomic: SIGTERM seen, finish and exit */
+	gint sessions;           /* atomic: sessions running */
+	gint next_session;       /* atomic: session id counter */
+} lmtpd_state;
+extern lmtpd_state lmtpd;
+
+/* Logging: every line carries the session id (or "-"). */
+#define lmtpd_log(level, sid, ...) \
+	g_log_structured(G_LOG_DOMAIN, (level), "LG_SESSION", (sid), "MESSAGE", __VA_ARGS__)
+#define lmtpd_info(sid, ...)  lmtpd_log(G_LOG_LEVEL_INFO, (sid), __VA_ARGS__)
+#define lmtpd_warn(sid, ...)  lmtpd_log(G_LOG_LEVEL_WARNING, (sid), __VA_ARGS__)
+#define lmtpd_debug(sid, ...) lmtpd_log(G_LOG_LEVEL_DEBUG, (sid), __VA_ARGS__)
+
+/* --- lmtp_session.c ---------------------------------------------------- */
+
+/* Serves one LMTP session on @in_fd/@out_fd (the same socket, or stdin and
+ * stdout for -S) until QUIT, EOF, a timeout or shutdown. @peer names the
+ * client for the log. Closes nothing. */
+void lmtp_session_run(int in_fd, int out_fd, const char *peer);
+
+/* --- lmtp_deliver.c ---------------------------------------------------- */
+
+/* Starts / stops the writer thread. lmtp_deliver_stop() waits until every
+ * queued delivery is committed (or failed) and closes the store. */
+gboolean lmtp_deliver_start(GError **error);
+void lmtp_deliver_stop(void);
+
+/* Commits @d (parsed, not applied) with the config and rules of @conf,
+ * sharing the transaction with whatever else is queued, and waits for the
+ * outcome. Returns TRUE when the delivery is durable (its results are set);
+ * FALSE with @error (a store error) when nothing of it was written. */
+gboolean lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, GError **error);
+
+G_END_DECLS
+
+#endif
