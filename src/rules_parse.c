@@ -21,7 +21,7 @@
  *      parts. Keys are prepared for evaluation here: case-folded under
  *      i;ascii-casemap, :matches patterns compiled, :regex patterns compiled
  *      and JIT-compiled with PCRE2 (UTF mode, caseless under
- *      i;ascii-casemap).
+ *      i;ascii-casemap; \w, \d, \b and [[:alpha:]] follow Unicode).
  *
  *   Nesting (blocks and tests) is limited to RULES_NEST_MAX levels so that
  *   no file can exhaust the stack.
@@ -953,7 +953,7 @@ keys_from(compiler *cc, rules_test *t, const syn_arg *a)
 		case MT_REGEX: {
 			int errcode = 0;
 			PCRE2_SIZE erroff = 0;
-			guint32 opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+			guint32 opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
 
 			if (fold)
 				opts |= PCRE2_CASELESS;
@@ -1220,6 +1220,10 @@ compile_action(compiler *cc, const syn_cmd *sc, rules_cmd *c, const action_tag *
 			rules_diag_add(cc->diag, a->line, a->col, "unknown tag ':%s' for '%s'",
 			               a->tag, sc->id);
 			ok = FALSE;
+			/* its value, if it has one, is no second error */
+			if (i + 1 < sc->args->len &&
+			    ((syn_arg *)g_ptr_array_index(sc->args, i + 1))->kind == ARG_STRINGS)
+				i++;
 			continue;
 		}
 		field = G_STRUCT_MEMBER_P(c, t->offset);
