@@ -62,6 +62,8 @@ typedef struct {
 typedef struct lg_delivery lg_delivery;
 
 lg_delivery *lg_delivery_new(lg_raw *raw, lg_envelope *env);
+/* Replaces the envelope (takes it) and clears the results. */
+void lg_delivery_set_envelope(lg_delivery *d, lg_envelope *env);
 /* Parses the message; fails only for an empty or unreadable source. */
 gboolean lg_delivery_parse(lg_delivery *d, const lg_config *cfg, GError **error);
 gboolean lg_delivery_apply(lg_delivery *d, lg_store *st, const lg_config *cfg,

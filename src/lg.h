@@ -29,7 +29,7 @@ GQuark lg_config_error_quark(void);
 GQuark lg_rules_error_quark(void);
 GQuark lg_usage_error_quark(void);
 
-/* Store errors. BUSY, FULL and IO may pass; the others will not by waiting. */
+/* Store errors. All but NOTFOUND, EXISTS and INVALID may pass (temporary). */
 typedef enum {
 	LG_STORE_ERROR_BUSY,      /* locked by another writer past the busy timeout */
 	LG_STORE_ERROR_FULL,      /* disk or quota full */

@@ -12,8 +12,10 @@
 #define LG_CLI_H
 
 #include <glib.h>
+#include "lg.h"
 #include "config.h"
 #include "store.h"
+#include "deliver.h"
 
 enum {
 	LG_EX_OK = 0,
@@ -50,6 +52,21 @@ void cli_print_table(lg_cli *cli, const lg_table *t);
 void cli_print_record(lg_cli *cli, const lg_table *t);
 /* Appends @s to @out as a JSON string literal (with quotes). */
 void cli_json_string(GString *out, const char *s);
+
+/* Parses a command's own options (GOptionContext); on error prints it and
+ * sets *@exit_r. @argv[0] is the command word. */
+gboolean cli_parse_options(int *argc, char ***argv, const GOptionEntry *entries, const char *params, int *exit_r);
+/* A positive decimal id. */
+gboolean cli_parse_id(const char *s, gint64 *id);
+
+/* Prints one line (or JSON object) per recipient result, with the chain's
+ * trace when @with_trace; returns how many recipients were unknown. */
+guint cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace);
+/* The envelope for a message given on the command line: @sender or the
+ * Return-Path/From; @rcpts, or the To/Cc addresses that are mailboxes, or
+ * else the first To address. NULL with a usage error when there is none. */
+lg_envelope *cli_envelope_for(lg_store *st, const lg_message *msg, const char *sender,
+                              char **rcpts, GError **error);
 
 /* Command groups; each returns an exit status. argv[0] is the command word. */
 int cmd_init(lg_cli *cli, int argc, char **argv);

@@ -1,0 +1,66 @@
+-- views.sql - the stable interface techs query (SPEC §8). Columns may be
+-- added at the end; none is renamed or removed. Recreated whenever a
+-- migration runs.
+DROP VIEW IF EXISTS v_leads;
+DROP VIEW IF EXISTS v_unread_leads;
+DROP VIEW IF EXISTS v_tickets;
+DROP VIEW IF EXISTS v_ticket_thread;
+
+CREATE VIEW v_leads AS
+SELECT l.id              AS id,
+       l.created_at      AS created_at,
+       l.status          AS status,
+       l.hidden          AS hidden,
+       l.recipient       AS mailbox,
+       l.sender_email    AS sender_email,
+       l.sender_name     AS sender_name,
+       l.subject         AS subject,
+       l.source          AS source,
+       l.decided_by      AS decided_by,
+       o.name            AS organization,
+       e.email           AS contact_email,
+       t.number          AS ticket_number,
+       u.email           AS assigned_to,
+       l.stage           AS stage,
+       l.likelihood      AS likelihood,
+       l.expected_value  AS expected_value
+  FROM leads l
+  LEFT JOIN organizations o ON o.id = l.organization_id
+  LEFT JOIN end_users e ON e.id = l.contact_id
+  LEFT JOIN tickets t ON t.id = l.ticket_id
+  LEFT JOIN users u ON u.id = l.assigned_user_id;
+
+CREATE VIEW v_unread_leads AS
+SELECT * FROM v_leads
+ WHERE status = 'unread' AND hidden = 0
+ ORDER BY created_at DESC, id DESC;
+
+CREATE VIEW v_tickets AS
+SELECT t.number        AS number,
+       t.created_at    AS created_at,
+       t.subject       AS subject,
+       t.status        AS status,
+       t.priority      AS priority,
+       o.name          AS organization,
+       e.email         AS contact_email,
+       u.email         AS assigned_to,
+       t.created_from  AS created_from,
+       (SELECT count(*) FROM ticket_comments c WHERE c.ticket_id = t.id) AS comments,
+       (SELECT max(c.created_at) FROM ticket_comments c
+         WHERE c.ticket_id = t.id AND c.public = 1 AND c.message_id IS NOT NULL) AS last_customer_reply_at
+  FROM tickets t
+  LEFT JOIN organizations o ON o.id = t.organization_id
+  LEFT JOIN end_users e ON e.id = t.contact_id
+  LEFT JOIN users u ON u.id = t.assigned_user_id;
+
+CREATE VIEW v_ticket_thread AS
+SELECT ticket_number, at, kind, author, body FROM (
+  SELECT t.number AS ticket_number, t.created_at AS at, 'message' AS kind,
+         coalesce(m.from_email, t.sender_email) AS author,
+         coalesce(m.body_text, '') AS body, 0 AS seq, 0 AS cid
+    FROM tickets t LEFT JOIN messages m ON m.id = t.source_message_id
+  UNION ALL
+  SELECT t.number, c.created_at, CASE c.public WHEN 1 THEN 'public' ELSE 'private' END,
+         c.author_email, c.body, 1, c.id
+    FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
+) ORDER BY ticket_number, seq, at, cid;

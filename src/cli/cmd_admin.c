@@ -1,0 +1,116 @@
+/*
+ * NAME
+ *   cmd_admin.c - `leadgate org|contact|mailbox|spam ...`: the reference data.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+#define OPEN_STORE(st, rc) \
+	int rc = 0; \
+	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc); \
+	if (st == NULL) \
+		return rc
+
+int
+cmd_org(lg_cli *cli, int argc, char **argv)
+{
+	g_auto(GStrv) domains = NULL;
+	GOptionEntry entries[] = {
+		{ "domain", 0, 0, G_OPTION_ARG_STRING_ARRAY, &domains, "a domain of the organization (repeatable)", "D" },
+		{ NULL }
+	};
+	int prc = 0;
+	if (!cli_parse_options(&argc, &argv, entries, "add NAME", &prc))
+		return prc;
+	if (argc != 3 || strcmp(argv[1], "add") != 0)
+		return cli_usage("usage: org add NAME [--domain D]...");
+	if (*g_strstrip(argv[2]) == '\0')
+		return cli_usage("an organization needs a name");
+	OPEN_STORE(st, rc);
+	g_autoptr(GError) err = NULL;
+	gint64 id;
+	if (!lg_store_org_add(st, argv[2], domains, &id, &err))
+		return cli_error(err);
+	printf("organization %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
+	return 0;
+}
+
+int
+cmd_contact(lg_cli *cli, int argc, char **argv)
+{
+	g_autofree char *name = NULL, *org = NULL;
+	GOptionEntry entries[] = {
+		{ "name", 0, 0, G_OPTION_ARG_STRING, &name, "display name", "N" },
+		{ "org", 0, 0, G_OPTION_ARG_STRING, &org, "organization name", "NAME" },
+		{ NULL }
+	};
+	int prc = 0;
+	if (!cli_parse_options(&argc, &argv, entries, "add EMAIL", &prc))
+		return prc;
+	if (argc != 3 || strcmp(argv[1], "add") != 0)
+		return cli_usage("usage: contact add EMAIL [--name N] [--org NAME]");
+	OPEN_STORE(st, rc);
+	g_autoptr(GError) err = NULL;
+	gint64 id;
+	if (!lg_store_contact_add(st, argv[2], name, org, &id, &err))
+		return cli_error(err);
+	printf("end user %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
+	return 0;
+}
+
+int
+cmd_mailbox(lg_cli *cli, int argc, char **argv)
+{
+	g_autofree char *mode = NULL;
+	GOptionEntry entries[] = {
+		{ "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "always, existing or never", "MODE" },
+		{ NULL }
+	};
+	int prc = 0;
+	if (!cli_parse_options(&argc, &argv, entries, "add ADDR --mode MODE | list", &prc))
+		return prc;
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		OPEN_STORE(st, rc);
+		g_autoptr(GError) err = NULL;
+		g_autoptr(lg_table) t = NULL;
+		if (!lg_store_mailbox_list(st, &t, &err))
+			return cli_error(err);
+		cli_print_table(cli, t);
+		return 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "add") != 0)
+		return cli_usage("usage: mailbox add ADDR --mode always|existing|never, or mailbox list");
+	if (mode == NULL || (strcmp(mode, "always") && strcmp(mode, "existing") && strcmp(mode, "never")))
+		return cli_usage("--mode must be always, existing or never");
+	OPEN_STORE(st, rc);
+	g_autoptr(GError) err = NULL;
+	if (!lg_store_mailbox_add(st, argv[2], mode, &err))
+		return cli_error(err);
+	printf("mailbox %s: mode %s\n", argv[2], mode);
+	return 0;
+}
+
+int
+cmd_spam(lg_cli *cli, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		OPEN_STORE(st, rc);
+		g_autoptr(GError) err = NULL;
+		g_autoptr(lg_table) t = NULL;
+		if (!lg_store_spam_list(st, &t, &err))
+			return cli_error(err);
+		cli_print_table(cli, t);
+		return 0;
+	}
+	if (argc != 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "remove") != 0))
+		return cli_usage("usage: spam add|remove ADDR-OR-DOMAIN, or spam list");
+	OPEN_STORE(st, rc);
+	g_autoptr(GError) err = NULL;
+	gboolean add = strcmp(argv[1], "add") == 0;
+	if (!(add ? lg_store_spam_add(st, argv[2], 0, &err) : lg_store_spam_remove(st, argv[2], &err)))
+		return cli_error(err);
+	printf("%s %s the spam list\n", argv[2], add ? "added to" : "removed from");
+	return 0;
+}

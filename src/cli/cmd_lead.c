@@ -1,0 +1,80 @@
+/*
+ * NAME
+ *   cmd_lead.c - `leadgate lead list|show|spam|unspam|convert|assign|set`.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+static int
+lead_usage(void)
+{
+	return cli_usage("usage: lead list [--status S] [--hidden] | show ID | spam ID | unspam ID | "
+	                 "convert ID [--org] [--ticket] | assign ID USER | set ID FIELD VALUE");
+}
+
+int
+cmd_lead(lg_cli *cli, int argc, char **argv)
+{
+	g_autofree char *status = NULL;
+	gboolean hidden = FALSE, org = FALSE, ticket = FALSE;
+	GOptionEntry entries[] = {
+		{ "status", 0, 0, G_OPTION_ARG_STRING, &status, "list: only this status (unread, won, lost)", "S" },
+		{ "hidden", 0, 0, G_OPTION_ARG_NONE, &hidden, "list: include hidden (spam) leads", NULL },
+		{ "org", 0, 0, G_OPTION_ARG_NONE, &org, "convert: make an organization", NULL },
+		{ "ticket", 0, 0, G_OPTION_ARG_NONE, &ticket, "convert: make a ticket", NULL },
+		{ NULL }
+	};
+	int rc = 0;
+	if (!cli_parse_options(&argc, &argv, entries, "list|show|spam|unspam|convert|assign|set ...", &rc))
+		return rc;
+	if (argc < 2)
+		return lead_usage();
+	const char *sub = argv[1];
+	if (status && strcmp(status, "unread") && strcmp(status, "won") && strcmp(status, "lost"))
+		return cli_usage("--status must be unread, won or lost");
+	gint64 id = 0;
+	if (strcmp(sub, "list") != 0 && (argc < 3 || !cli_parse_id(argv[2], &id)))
+		return argc < 3 ? lead_usage() : cli_usage("\"%s\" is not a lead id", argv[2]);
+	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+	if (st == NULL)
+		return rc;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(lg_table) t = NULL;
+	if (strcmp(sub, "list") == 0 && argc == 2) {
+		if (!lg_store_lead_list(st, status, hidden, &t, &err))
+			return cli_error(err);
+		cli_print_table(cli, t);
+	} else if (strcmp(sub, "show") == 0 && argc == 3) {
+		if (!lg_store_lead_show(st, id, &t, &err))
+			return cli_error(err);
+		cli_print_record(cli, t);
+	} else if ((strcmp(sub, "spam") == 0 || strcmp(sub, "unspam") == 0) && argc == 3) {
+		gboolean spam = strcmp(sub, "spam") == 0;
+		if (!lg_store_lead_set_spam(st, id, spam, &err))
+			return cli_error(err);
+		printf("lead %" G_GINT64_FORMAT " %s\n", id, spam ? "marked spam; its sender is blocked" : "no longer spam");
+	} else if (strcmp(sub, "convert") == 0 && argc == 3) {
+		if (!org && !ticket)
+			return cli_usage("convert needs --org, --ticket or both");
+		gint64 number = 0;
+		if (!lg_store_lead_convert(st, id, org, ticket, &number, &err))
+			return cli_error(err);
+		if (number)
+			printf("lead %" G_GINT64_FORMAT " converted: ticket #%" G_GINT64_FORMAT "\n", id, number);
+		else
+			printf("lead %" G_GINT64_FORMAT " converted\n", id);
+	} else if (strcmp(sub, "assign") == 0 && argc == 4) {
+		if (!lg_store_lead_assign(st, id, argv[3], &err))
+			return cli_error(err);
+		printf("lead %" G_GINT64_FORMAT " assigned to %s\n", id, argv[3]);
+	} else if (strcmp(sub, "set") == 0 && argc == 5) {
+		if (!lg_store_lead_set(st, id, argv[3], argv[4], &err))
+			return cli_error(err);
+		printf("lead %" G_GINT64_FORMAT ": %s = %s\n", id, argv[3], argv[4]);
+	} else {
+		return lead_usage();
+	}
+	return 0;
+}

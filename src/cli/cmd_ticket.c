@@ -1,0 +1,57 @@
+/*
+ * NAME
+ *   cmd_ticket.c - `leadgate ticket list|show`.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+int
+cmd_ticket(lg_cli *cli, int argc, char **argv)
+{
+	g_autofree char *status = NULL;
+	GOptionEntry entries[] = {
+		{ "status", 0, 0, G_OPTION_ARG_STRING, &status, "list: only this status", "S" },
+		{ NULL }
+	};
+	int rc = 0;
+	if (!cli_parse_options(&argc, &argv, entries, "list | show NUMBER", &rc))
+		return rc;
+	gint64 number = 0;
+	gboolean list = argc == 2 && strcmp(argv[1], "list") == 0;
+	gboolean show = argc == 3 && strcmp(argv[1], "show") == 0;
+	if (!list && !show)
+		return cli_usage("usage: ticket list [--status S] | ticket show NUMBER");
+	if (show && !cli_parse_id(argv[2][0] == '#' ? argv[2] + 1 : argv[2], &number))
+		return cli_usage("\"%s\" is not a ticket number", argv[2]);
+	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+	if (st == NULL)
+		return rc;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(lg_table) t = NULL, thread = NULL;
+	if (list) {
+		if (!lg_store_ticket_list(st, status, &t, &err))
+			return cli_error(err);
+		cli_print_table(cli, t);
+		return 0;
+	}
+	if (!lg_store_ticket_show(st, number, &t, &thread, &err))
+		return cli_error(err);
+	if (cli->json) {
+		/* {"ticket": {...}, "thread": [...]} */
+		fputs("{\"ticket\": ", stdout);
+		cli_print_record(cli, t);
+		fputs(", \"thread\": ", stdout);
+		cli_print_table(cli, thread);
+		fputs("}\n", stdout);
+		return 0;
+	}
+	cli_print_record(cli, t);
+	for (guint i = 0; i < thread->rows->len; i++) {
+		GPtrArray *row = thread->rows->pdata[i];
+		printf("\n--- %s  %s  %s\n%s\n", (char *) row->pdata[0], (char *) row->pdata[1],
+		       row->pdata[2] ? (char *) row->pdata[2] : "-", (char *) row->pdata[3]);
+	}
+	return 0;
+}

@@ -1,0 +1,254 @@
+/*
+ * NAME
+ *   deliver.c - one message through the chain into the store (see deliver.h).
+ *
+ * SUMMARY
+ *   apply = SAVEPOINT; raw bytes (once per hash); message row; the chain for
+ *   each recipient; RELEASE. A store error rolls the savepoint back and is
+ *   returned (the caller answers 4xx). Any other failure of the chain rolls
+ *   the savepoint back and quarantines the raw message instead, so a message
+ *   that trips a bug is accepted once and kept for `leadgate replay`.
+ */
+#include "config.h"
+#include <string.h>
+#include "lg.h"
+#include "deliver.h"
+#include "chain.h"
+
+struct lg_delivery {
+	lg_raw *raw;
+	lg_envelope *env;
+	lg_message *msg;
+	GPtrArray *results;   /* lg_rcpt_result* */
+	gint64 started;       /* monotonic µs */
+};
+
+static void
+result_free(lg_rcpt_result *r)
+{
+	g_free(r->recipient);
+	g_free(r->decided_by);
+	g_free(r->reason);
+	if (r->trace)
+		g_ptr_array_unref(r->trace);
+	g_free(r);
+}
+
+lg_delivery *
+lg_delivery_new(lg_raw *raw, lg_envelope *env)
+{
+	lg_delivery *d = g_new0(lg_delivery, 1);
+	d->raw = raw;
+	d->env = env;
+	d->started = g_get_monotonic_time();
+	d->results = g_ptr_array_new_with_free_func((GDestroyNotify) result_free);
+	lg_delivery_reset(d);
+	return d;
+}
+
+void
+lg_delivery_reset(lg_delivery *d)
+{
+	g_ptr_array_set_size(d->results, 0);
+	for (guint i = 0; i < d->env->recipients->len; i++) {
+		lg_rcpt_result *r = g_new0(lg_rcpt_result, 1);
+		r->recipient = g_strdup(d->env->recipients->pdata[i]);
+		r->trace = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(d->results, r);
+	}
+}
+
+void
+lg_delivery_set_envelope(lg_delivery *d, lg_envelope *env)
+{
+	lg_envelope_free(d->env);
+	d->env = env;
+	lg_delivery_reset(d);
+}
+
+gboolean
+lg_delivery_parse(lg_delivery *d, const lg_config *cfg, GError **error)
+{
+	if (d->msg)
+		return TRUE;
+	lg_parse_options po = { .body_max = (gsize) cfg->body_max, .loop_header = cfg->loop_header };
+	d->msg = lg_message_parse(d->raw, &po, error);
+	return d->msg != NULL;
+}
+
+static gboolean
+apply_chain(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *rules, GError **error)
+{
+	lg_chain c;
+	if (!lg_chain_init(&c, st, cfg, rules, d->msg, d->env, error))
+		return FALSE;
+	gboolean ok = FALSE, created;
+	if (lg_fault_injected("chain")) {
+		g_set_error(error, LG_CHAIN_ERROR, LG_CHAIN_ERROR_INJECTED, "injected chain failure");
+		goto out;
+	}
+	if (!lg_store_raw_put(st, d->raw, error) ||
+	    !lg_store_message_put(st, d->msg, d->env, &c.facts, &c.message_row, &created, error))
+		goto out;
+	for (guint i = 0; i < d->results->len; i++) {
+		lg_rcpt_result *r = d->results->pdata[i];
+		if (!lg_chain_decide(&c, r->recipient, r, error))
+			goto out;
+	}
+	ok = TRUE;
+out:
+	lg_chain_clear(&c);
+	return ok;
+}
+
+gboolean
+lg_delivery_apply(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *rules, GError **error)
+{
+	g_return_val_if_fail(d->msg != NULL, FALSE);
+	lg_delivery_reset(d);
+	if (!lg_store_savepoint(st, "delivery", error))
+		return FALSE;
+	g_autoptr(GError) err = NULL;
+	if (apply_chain(d, st, cfg, rules, &err))
+		return lg_store_release(st, "delivery", error);
+	lg_store_rollback_to(st, "delivery");
+	lg_delivery_reset(d);
+	if (err->domain == LG_STORE_ERROR) {
+		g_propagate_error(error, g_steal_pointer(&err));
+		return FALSE;
+	}
+	/* the chain failed, not the store: keep the message and accept it */
+	if (!lg_store_savepoint(st, "delivery", error))
+		return FALSE;
+	gint64 qid = 0;
+	if (!lg_store_quarantine_add(st, d->raw, d->env, err->message, &qid, error)) {
+		lg_store_rollback_to(st, "delivery");
+		return FALSE;
+	}
+	for (guint i = 0; i < d->results->len; i++) {
+		lg_rcpt_result *r = d->results->pdata[i];
+		r->status = LG_RCPT_QUARANTINED;
+		r->decided_by = g_strdup("quarantine");
+		r->reason = g_strdup_printf("chain failed (%s); quarantined as %" G_GINT64_FORMAT, err->message, qid);
+	}
+	return lg_store_release(st, "delivery", error);
+}
+
+gboolean
+lg_deliver_now(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *rules, GError **error)
+{
+	for (int attempt = 0;; attempt++) {
+		g_autoptr(GError) err = NULL;
+		if (lg_store_begin(st, &err) && lg_delivery_apply(d, st, cfg, rules, &err) && lg_store_commit(st, &err))
+			return TRUE;
+		lg_store_rollback(st);
+		lg_delivery_reset(d);
+		/* the busy timeout already waited; a few more tries cover a writer
+		 * that released and re-took the lock in between */
+		if (!(err->domain == LG_STORE_ERROR && err->code == LG_STORE_ERROR_BUSY) || attempt >= 2) {
+			g_propagate_error(error, g_steal_pointer(&err));
+			return FALSE;
+		}
+		g_usleep(50000);
+	}
+}
+
+gboolean
+lg_deliver_dry_run(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *rules, GError **error)
+{
+	if (!lg_store_begin(st, error))
+		return FALSE;
+	gboolean ok = lg_delivery_apply(d, st, cfg, rules, error);
+	lg_store_rollback(st);
+	return ok;
+}
+
+gboolean
+lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt, gboolean *known, GError **error)
+{
+	gint64 id;
+	g_autofree char *mode = NULL;
+	g_autofree char *canon = lg_addr_normalize(rcpt);
+	*known = FALSE;
+	if (canon == NULL)
+		return TRUE;
+	if (!lg_store_mailbox_lookup(st, canon, &id, &mode, error))
+		return FALSE;
+	*known = mode != NULL || g_strcmp0(cfg->catch_all, "none") != 0;
+	return TRUE;
+}
+
+GPtrArray *
+lg_delivery_results(lg_delivery *d)
+{
+	return d->results;
+}
+
+const lg_message *
+lg_delivery_message(lg_delivery *d)
+{
+	return d->msg;
+}
+
+const lg_envelope *
+lg_delivery_envelope(lg_delivery *d)
+{
+	return d->env;
+}
+
+lg_raw *
+lg_delivery_raw(lg_delivery *d)
+{
+	return d->raw;
+}
+
+gint64
+lg_delivery_elapsed_ms(lg_delivery *d)
+{
+	return (g_get_monotonic_time() - d->started) / 1000;
+}
+
+static const char *
+status_word(lg_rcpt_status s)
+{
+	switch (s) {
+	case LG_RCPT_RECORDED: return "recorded";
+	case LG_RCPT_DUPLICATE: return "duplicate";
+	case LG_RCPT_QUARANTINED: return "quarantined";
+	case LG_RCPT_UNKNOWN: return "unknown-recipient";
+	default: return "pending";
+	}
+}
+
+char *
+lg_rcpt_result_format(const lg_delivery *d, const lg_rcpt_result *r)
+{
+	GString *s = g_string_new(NULL);
+	if (d->env->queue_id)
+		g_string_append_printf(s, "%s: ", d->env->queue_id);
+	g_string_append_printf(s, "message-id=<%s> from=<%s> to=<%s> outcome=%s",
+	                       d->msg && d->msg->message_id ? d->msg->message_id : "",
+	                       d->env->sender, r->recipient, status_word(r->status));
+	if (r->lead_id)
+		g_string_append_printf(s, " lead=%" G_GINT64_FORMAT, r->lead_id);
+	if (r->lead_status)
+		g_string_append_printf(s, " status=%s%s", r->lead_status, r->hidden ? ",hidden" : "");
+	if (r->ticket_number)
+		g_string_append_printf(s, " ticket=%" G_GINT64_FORMAT, r->ticket_number);
+	if (r->decided_by)
+		g_string_append_printf(s, " decided_by=%s", r->decided_by);
+	g_string_append_printf(s, " ms=%" G_GINT64_FORMAT, (g_get_monotonic_time() - d->started) / 1000);
+	return g_string_free(s, FALSE);
+}
+
+void
+lg_delivery_free(lg_delivery *d)
+{
+	if (d == NULL)
+		return;
+	lg_raw_free(d->raw);
+	lg_envelope_free(d->env);
+	lg_message_free(d->msg);
+	g_ptr_array_unref(d->results);
+	g_free(d);
+}

@@ -1,0 +1,210 @@
+/*
+ * NAME
+ *   raw.c - raw message bytes: memory first, an unlinked spool file past a limit.
+ *
+ * SUMMARY
+ *   Invariants: while writing, exactly one of @mem / @fd holds the bytes and
+ *   @sum has seen every byte; after lg_raw_finish(), @stream reads them all,
+ *   @sha256 is set and no more writes are accepted.
+ */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include "lg.h"
+#include "raw.h"
+
+struct lg_raw {
+	GByteArray *mem;      /* while small; handed to the stream at finish */
+	int fd;               /* spool file once over mem_limit, else -1 */
+	char *spool_dir;
+	gsize mem_limit;
+	gint64 size;
+	GChecksum *sum;
+	GMimeStream *stream;  /* after finish */
+	char sha256[65];
+	gboolean finished;
+};
+
+lg_raw *
+lg_raw_new(const char *spool_dir, gsize mem_limit)
+{
+	lg_raw *raw = g_new0(lg_raw, 1);
+	raw->mem = g_byte_array_new();
+	raw->fd = -1;
+	raw->spool_dir = g_strdup(spool_dir && *spool_dir ? spool_dir : g_get_tmp_dir());
+	raw->mem_limit = mem_limit ? mem_limit : 1024 * 1024;
+	raw->sum = g_checksum_new(G_CHECKSUM_SHA256);
+	return raw;
+}
+
+static gboolean
+write_all(int fd, const guint8 *p, gsize len, GError **error)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			g_set_error(error, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_IO,
+			            "cannot write spool file: %s", g_strerror(e));
+			return FALSE;
+		}
+		p += w;
+		len -= (gsize) w;
+	}
+	return TRUE;
+}
+
+static gboolean
+spill(lg_raw *raw, GError **error)
+{
+	g_autofree char *tmpl = g_build_filename(raw->spool_dir, "leadgate-XXXXXX", NULL);
+	int fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(error, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_IO,
+		            "cannot create spool file in %s: %s", raw->spool_dir, g_strerror(e));
+		return FALSE;
+	}
+	g_unlink(tmpl);   /* the file lives as long as the descriptor */
+	if (!write_all(fd, raw->mem->data, raw->mem->len, error)) {
+		close(fd);
+		return FALSE;
+	}
+	g_byte_array_set_size(raw->mem, 0);
+	raw->fd = fd;
+	return TRUE;
+}
+
+gboolean
+lg_raw_write(lg_raw *raw, const void *data, gsize len, GError **error)
+{
+	g_return_val_if_fail(!raw->finished, FALSE);
+	if (len == 0)
+		return TRUE;
+	g_checksum_update(raw->sum, data, (gssize) len);
+	raw->size += (gint64) len;
+	if (raw->fd < 0 && raw->mem->len + len > raw->mem_limit && !spill(raw, error))
+		return FALSE;
+	if (raw->fd >= 0)
+		return write_all(raw->fd, data, len, error);
+	g_byte_array_append(raw->mem, data, (guint) len);
+	return TRUE;
+}
+
+gboolean
+lg_raw_finish(lg_raw *raw, GError **error)
+{
+	if (raw->finished)
+		return TRUE;
+	g_strlcpy(raw->sha256, g_checksum_get_string(raw->sum), sizeof raw->sha256);
+	if (raw->fd >= 0) {
+		if (lseek(raw->fd, 0, SEEK_SET) < 0) {
+			int e = errno;
+			g_set_error(error, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_IO,
+			            "cannot rewind spool file: %s", g_strerror(e));
+			return FALSE;
+		}
+		raw->stream = g_mime_stream_fs_new(raw->fd);   /* owns fd now */
+		raw->fd = -1;
+		g_byte_array_unref(raw->mem);
+	} else {
+		raw->stream = g_mime_stream_mem_new_with_byte_array(raw->mem);  /* owns mem */
+	}
+	raw->mem = NULL;
+	raw->finished = TRUE;
+	return TRUE;
+}
+
+lg_raw *
+lg_raw_new_from_data(const void *data, gsize len)
+{
+	lg_raw *raw = lg_raw_new(NULL, len + 1);
+	lg_raw_write(raw, data, len, NULL);   /* in memory: cannot fail */
+	lg_raw_finish(raw, NULL);
+	return raw;
+}
+
+lg_raw *
+lg_raw_new_from_file(const char *path, const char *spool_dir, GError **error)
+{
+	int fd;
+	gboolean is_stdin = g_strcmp0(path, "-") == 0;
+	if (is_stdin) {
+		fd = STDIN_FILENO;
+	} else {
+		fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
+		if (fd < 0) {
+			int e = errno;
+			g_set_error(error, LG_USAGE_ERROR, LG_USAGE_ERROR_NOINPUT,
+			            "cannot open %s: %s", path, g_strerror(e));
+			return NULL;
+		}
+	}
+	g_autoptr(lg_raw) raw = lg_raw_new(spool_dir, 1024 * 1024);
+	guint8 buf[65536];
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			g_set_error(error, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_IO,
+			            "cannot read %s: %s", is_stdin ? "standard input" : path, g_strerror(e));
+			if (!is_stdin)
+				close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		if (!lg_raw_write(raw, buf, (gsize) r, error)) {
+			if (!is_stdin)
+				close(fd);
+			return NULL;
+		}
+	}
+	if (!is_stdin)
+		close(fd);
+	if (!lg_raw_finish(raw, error))
+		return NULL;
+	return g_steal_pointer(&raw);
+}
+
+GMimeStream *
+lg_raw_stream(lg_raw *raw)
+{
+	g_return_val_if_fail(raw->finished, NULL);
+	return raw->stream;
+}
+
+gint64
+lg_raw_size(const lg_raw *raw)
+{
+	return raw->size;
+}
+
+const char *
+lg_raw_sha256(const lg_raw *raw)
+{
+	return raw->finished ? raw->sha256 : NULL;
+}
+
+void
+lg_raw_free(lg_raw *raw)
+{
+	if (raw == NULL)
+		return;
+	if (raw->mem)
+		g_byte_array_unref(raw->mem);
+	if (raw->fd >= 0)
+		close(raw->fd);
+	if (raw->stream)
+		g_object_unref(raw->stream);
+	g_checksum_free(raw->sum);
+	g_free(raw->spool_dir);
+	g_free(raw);
+}

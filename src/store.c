@@ -1,0 +1,435 @@
+/*
+ * NAME
+ *   store.c - SQLite connection, migrations, transactions, statement cache.
+ *
+ * SUMMARY
+ *   lg_store_open() opens one connection and sets, in this order:
+ *   busy_timeout, journal_mode=WAL, synchronous=FULL, foreign_keys=ON.
+ *   With LG_STORE_MIGRATE it applies every numbered migration of sql/
+ *   (embedded as a GResource) above PRAGMA user_version, then views.sql,
+ *   in one IMMEDIATE transaction: a half-migrated database cannot exist.
+ *   A database newer than this program is refused (CORRUPT).
+ *
+ * INVARIANTS
+ *   1. Every cached statement is reset (store_done) before the next use.
+ *   2. A commit that returned TRUE is durable (WAL + synchronous=FULL).
+ *   3. Rollback is always safe to call, in or out of a transaction.
+ */
+#include "config.h"
+#include <stdarg.h>
+#include <string.h>
+#include <gio/gio.h>
+#include "store_int.h"
+
+/* from the generated sql_resources.c */
+GResource *lg_sql_get_resource(void);
+
+static const char *const migrations[] = {
+	"001_initial.sql",
+};
+
+int
+lg_store_schema_latest(void)
+{
+	return (int) G_N_ELEMENTS(migrations);
+}
+
+void
+store_set_error(lg_store *st, int rc, GError **error, const char *what)
+{
+	int ext = st && st->db ? sqlite3_extended_errcode(st->db) : rc;
+	int code;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:   code = LG_STORE_ERROR_BUSY; break;
+	case SQLITE_FULL:     code = LG_STORE_ERROR_FULL; break;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PROTOCOL: code = LG_STORE_ERROR_IO; break;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:     code = LG_STORE_ERROR_READONLY; break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:   code = LG_STORE_ERROR_CORRUPT; break;
+	case SQLITE_CONSTRAINT:
+		code = (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		       ? LG_STORE_ERROR_EXISTS : LG_STORE_ERROR_INVALID;
+		break;
+	case SQLITE_TOOBIG:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:    code = LG_STORE_ERROR_INVALID; break;
+	default:              code = LG_STORE_ERROR_FAILED; break;
+	}
+	const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+	g_set_error(error, LG_STORE_ERROR, code, "%s%s%s (%s)", what ? what : "", what ? ": " : "",
+	            msg, st && st->path ? st->path : "database");
+}
+
+static gboolean
+exec_script(lg_store *st, const char *sql, const char *what, GError **error)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		store_set_error(st, rc, error, what);
+		sqlite3_free(err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static char *
+sql_resource(const char *name, GError **error)
+{
+	g_autofree char *path = g_strconcat("/leadgate/sql/", name, NULL);
+	g_autoptr(GBytes) b = g_resource_lookup_data(lg_sql_get_resource(), path, 0, error);
+	if (b == NULL)
+		return NULL;
+	gsize n;
+	const char *d = g_bytes_get_data(b, &n);
+	return g_strndup(d, n);
+}
+
+int
+lg_store_schema_version(lg_store *st)
+{
+	gint64 v = 0;
+	gboolean found;
+	if (!store_get_int(st, "PRAGMA user_version", "", &v, &found, NULL))
+		return -1;
+	return (int) v;
+}
+
+static gboolean
+migrate(lg_store *st, GError **error)
+{
+	int have = lg_store_schema_version(st);
+	int want = lg_store_schema_latest();
+	if (have == want)
+		return TRUE;
+	if (have > want || have < 0) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_CORRUPT,
+		            "%s has schema version %d; this leadgate knows up to %d", st->path, have, want);
+		return FALSE;
+	}
+	if (!lg_store_begin(st, error))
+		return FALSE;
+	gboolean ok = TRUE;
+	for (int v = have; ok && v < want; v++) {
+		g_autofree char *sql = sql_resource(migrations[v], error);
+		ok = sql != NULL && exec_script(st, sql, migrations[v], error);
+	}
+	g_autofree char *views = ok ? sql_resource("views.sql", error) : NULL;
+	ok = ok && views != NULL && exec_script(st, views, "views.sql", error);
+	g_autofree char *pragma = g_strdup_printf("PRAGMA user_version = %d", want);
+	ok = ok && exec_script(st, pragma, "user_version", error);
+	if (ok)
+		return lg_store_commit(st, error);
+	lg_store_rollback(st);
+	return FALSE;
+}
+
+static void
+stmt_finalize(gpointer stmt)
+{
+	sqlite3_finalize(stmt);
+}
+
+lg_store *
+lg_store_open(const char *path, guint flags, int busy_timeout_ms, GError **error)
+{
+	lg_store *st = g_new0(lg_store, 1);
+	st->path = g_strdup(path);
+	st->readonly = (flags & LG_STORE_READONLY) != 0;
+	st->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stmt_finalize);
+	int oflags = SQLITE_OPEN_NOMUTEX | (st->readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+	int rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		store_set_error(st, rc, error, "cannot open database");
+		lg_store_close(st);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
+	if (!st->readonly) {
+		/* journal_mode=WAL needs a write; on a read-only file it fails, which we report */
+		if (!exec_script(st, "PRAGMA journal_mode=WAL", "cannot use the database", error))
+			goto fail;
+		g_autofree char *mode = NULL;
+		if (!store_get_text(st, "PRAGMA journal_mode", "", &mode, error))
+			goto fail;
+		if (g_strcmp0(mode, "wal") != 0) {
+			g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_READONLY,
+			            "cannot switch %s to WAL mode (journal_mode is %s): is it writable?", path, mode ? mode : "?");
+			goto fail;
+		}
+	}
+	if (!exec_script(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
+	                 "cannot configure the database", error))
+		goto fail;
+	if ((flags & LG_STORE_MIGRATE) && !st->readonly && !migrate(st, error))
+		goto fail;
+	int v = lg_store_schema_version(st);
+	if (v == 0) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND,
+		            "%s is not a leadgate database yet: run `leadgate init`", path);
+		goto fail;
+	}
+	if (v != lg_store_schema_latest()) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_CORRUPT,
+		            "%s has schema version %d, this leadgate needs %d%s", path, v,
+		            lg_store_schema_latest(), v < lg_store_schema_latest() ? ": run `leadgate init`" : "");
+		goto fail;
+	}
+	return st;
+fail:
+	lg_store_close(st);
+	return NULL;
+}
+
+void
+lg_store_close(lg_store *st)
+{
+	if (st == NULL)
+		return;
+	g_hash_table_destroy(st->stmts);   /* finalizes statements before close */
+	if (st->db)
+		sqlite3_close_v2(st->db);
+	g_free(st->path);
+	g_free(st);
+}
+
+gboolean
+lg_store_begin(lg_store *st, GError **error)
+{
+	return store_exec(st, "BEGIN IMMEDIATE", "", NULL, error);
+}
+
+gboolean
+lg_store_commit(lg_store *st, GError **error)
+{
+	if (lg_fault_injected("commit")) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_IO, "injected commit failure");
+		return FALSE;
+	}
+	return store_exec(st, "COMMIT", "", NULL, error);
+}
+
+void
+lg_store_rollback(lg_store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+gboolean
+lg_store_in_transaction(lg_store *st)
+{
+	return !sqlite3_get_autocommit(st->db);
+}
+
+gboolean
+lg_store_savepoint(lg_store *st, const char *name, GError **error)
+{
+	g_autofree char *sql = g_strdup_printf("SAVEPOINT \"%s\"", name);
+	return store_exec(st, sql, "", NULL, error);
+}
+
+gboolean
+lg_store_release(lg_store *st, const char *name, GError **error)
+{
+	g_autofree char *sql = g_strdup_printf("RELEASE \"%s\"", name);
+	return store_exec(st, sql, "", NULL, error);
+}
+
+void
+lg_store_rollback_to(lg_store *st, const char *name)
+{
+	g_autofree char *sql = g_strdup_printf("ROLLBACK TO \"%s\"; RELEASE \"%s\"", name, name);
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+}
+
+/* ---- statements -------------------------------------------------------- */
+
+sqlite3_stmt *
+store_prepv(lg_store *st, const char *sql, const char *fmt, GError **error, va_list ap)
+{
+	sqlite3_stmt *stmt = g_hash_table_lookup(st->stmts, sql);
+	if (stmt == NULL) {
+		int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+		if (rc != SQLITE_OK) {
+			store_set_error(st, rc, error, "prepare");
+			return NULL;
+		}
+		g_hash_table_insert(st->stmts, g_strdup(sql), stmt);
+	}
+	int idx = 1;
+	for (const char *f = fmt; *f; f++, idx++) {
+		int rc = SQLITE_OK;
+		switch (*f) {
+		case 's': {
+			const char *v = va_arg(ap, const char *);
+			rc = v ? sqlite3_bind_text(stmt, idx, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(stmt, idx);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(stmt, idx, va_arg(ap, gint64));
+			break;
+		case 'd':
+			rc = sqlite3_bind_double(stmt, idx, va_arg(ap, double));
+			break;
+		case 'b':
+			rc = sqlite3_bind_int(stmt, idx, va_arg(ap, gboolean) ? 1 : 0);
+			break;
+		default:
+			g_assert_not_reached();
+		}
+		if (rc != SQLITE_OK) {
+			store_set_error(st, rc, error, "bind");
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			return NULL;
+		}
+	}
+	return stmt;
+}
+
+sqlite3_stmt *
+store_prep(lg_store *st, const char *sql, const char *fmt, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	sqlite3_stmt *s = store_prepv(st, sql, fmt, error, ap);
+	va_end(ap);
+	return s;
+}
+
+void
+store_done(sqlite3_stmt *stmt)
+{
+	if (stmt) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+	}
+}
+
+gboolean
+store_exec(lg_store *st, const char *sql, const char *fmt, gint64 *changes_r, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	sqlite3_stmt *s = store_prepv(st, sql, fmt, error, ap);
+	va_end(ap);
+	if (s == NULL)
+		return FALSE;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE) {
+		store_set_error(st, rc, error, NULL);
+		store_done(s);
+		return FALSE;
+	}
+	if (changes_r)
+		*changes_r = sqlite3_changes64(st->db);
+	store_done(s);
+	return TRUE;
+}
+
+gboolean
+store_get_int(lg_store *st, const char *sql, const char *fmt, gint64 *out, gboolean *found_r,
+              GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	sqlite3_stmt *s = store_prepv(st, sql, fmt, error, ap);
+	va_end(ap);
+	if (s == NULL)
+		return FALSE;
+	int rc = sqlite3_step(s);
+	gboolean found = FALSE;
+	if (rc == SQLITE_ROW) {
+		found = sqlite3_column_type(s, 0) != SQLITE_NULL;
+		*out = sqlite3_column_int64(s, 0);
+	} else if (rc != SQLITE_DONE) {
+		store_set_error(st, rc, error, NULL);
+		store_done(s);
+		return FALSE;
+	} else {
+		*out = 0;
+	}
+	if (found_r)
+		*found_r = found;
+	store_done(s);
+	return TRUE;
+}
+
+gboolean
+store_get_text(lg_store *st, const char *sql, const char *fmt, char **out, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	sqlite3_stmt *s = store_prepv(st, sql, fmt, error, ap);
+	va_end(ap);
+	*out = NULL;
+	if (s == NULL)
+		return FALSE;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		*out = t ? g_strdup((const char *) t) : NULL;
+	} else if (rc != SQLITE_DONE) {
+		store_set_error(st, rc, error, NULL);
+		store_done(s);
+		return FALSE;
+	}
+	store_done(s);
+	return TRUE;
+}
+
+gboolean
+store_query_table(lg_store *st, const char *sql, const char *fmt, lg_table **out, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	sqlite3_stmt *s = store_prepv(st, sql, fmt, error, ap);
+	va_end(ap);
+	*out = NULL;
+	if (s == NULL)
+		return FALSE;
+	lg_table *t = g_new0(lg_table, 1);
+	t->columns = g_ptr_array_new_with_free_func(g_free);
+	t->rows = g_ptr_array_new_with_free_func((GDestroyNotify) g_ptr_array_unref);
+	int n = sqlite3_column_count(s);
+	for (int i = 0; i < n; i++)
+		g_ptr_array_add(t->columns, g_strdup(sqlite3_column_name(s, i)));
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
+		for (int i = 0; i < n; i++) {
+			const unsigned char *v = sqlite3_column_text(s, i);
+			g_ptr_array_add(row, v ? g_strdup((const char *) v) : NULL);
+		}
+		g_ptr_array_add(t->rows, row);
+	}
+	if (rc != SQLITE_DONE) {
+		store_set_error(st, rc, error, NULL);
+		store_done(s);
+		lg_table_free(t);
+		return FALSE;
+	}
+	store_done(s);
+	*out = t;
+	return TRUE;
+}
+
+void
+lg_table_free(lg_table *t)
+{
+	if (t == NULL)
+		return;
+	g_ptr_array_unref(t->columns);
+	g_ptr_array_unref(t->rows);
+	g_free(t);
+}
