@@ -221,12 +221,12 @@ rules_test(lg_cli *cli, int argc, char **argv)
 		rules_path = g_strdup(default_rules_path(cli));
 	path = argv[1];
 
-	rules = rules_load_or_report(cli, rules_path, &rc);
-	if (rules == NULL)
-		return rc;
 	raw = lg_raw_new_from_file(path, NULL, &err);
 	if (raw == NULL)
 		return cli_error(err);
+	rules = rules_load_or_report(cli, rules_path, &rc);
+	if (rules == NULL)
+		return rc;
 	st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
 	if (st == NULL)
 		return rc;
