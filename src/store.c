@@ -264,6 +264,12 @@ store_prepv(lg_store *st, const char *sql, const char *fmt, GError **error, va_l
 		}
 		g_hash_table_insert(st->stmts, g_strdup(sql), stmt);
 	}
+	if (sqlite3_bind_parameter_count(stmt) != (int) strlen(fmt)) {
+		/* a programming error: never run a statement with unbound values */
+		g_critical("store: %d parameters but %zu values for: %s", sqlite3_bind_parameter_count(stmt), strlen(fmt), sql);
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_FAILED, "internal error: statement parameters do not match");
+		return NULL;
+	}
 	int idx = 1;
 	for (const char *f = fmt; *f; f++, idx++) {
 		int rc = SQLITE_OK;

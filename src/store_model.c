@@ -196,7 +196,7 @@ lg_store_message_put(lg_store *st, const lg_message *msg, const lg_envelope *env
 	        "body_from_html, size, auto_flags, auto_submitted, precedence, list_id, spf_result, dmarc_result, "
 	        "queue_id, client_addr, client_name, client_helo, warnings) "
 	        "VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	        "sssssssssssssssbiisssssssss", NULL, error,
+	        "sssssssssssssssbiissssssssss", NULL, error,
 	        msg->sha256, msg->message_id, ident, msg->in_reply_to, refs, env->sender, rcpts ? rcpts : "",
 	        msg->from ? msg->from->email : NULL, msg->from ? msg->from->name : NULL,
 	        msg->reply_to ? msg->reply_to->email : NULL, to, cc, msg->subject, msg->date_iso,
