@@ -120,7 +120,7 @@ lg_rules_load(const char *path, const lg_rules_options *opts, GError **error)
 		g_autofree char *src = NULL;
 		gsize len = 0;
 		GError *local = NULL;
-		rules_diag diag = { p, diag_lines };
+		rules_diag diag = { p, diag_lines, diag_lines->len };
 		rules_file *f;
 
 		if (!g_file_get_contents(p, &src, &len, &local)) {

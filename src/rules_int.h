@@ -38,9 +38,11 @@ G_BEGIN_DECLS
 typedef struct {
 	const char *file;   /* borrowed: the name used in messages */
 	GPtrArray *lines;   /* char*: "file:line:column: error: message" */
+	guint start;        /* index in @lines of this file's first diagnostic */
 } rules_diag;
 
 #define RULES_DIAG_MAX 50   /* past this many per file, stop reporting */
+#define rules_diag_count(d) ((d)->lines->len - (d)->start)
 
 void rules_diag_add(rules_diag *d, guint line, guint col, const char *fmt, ...)
 	G_GNUC_PRINTF(4, 5);

@@ -32,12 +32,12 @@ rules_diag_add(rules_diag *d, guint line, guint col, const char *fmt, ...)
 	va_list ap;
 	g_autofree char *msg = NULL;
 
-	if (d->lines->len >= RULES_DIAG_MAX)
+	if (rules_diag_count(d) >= RULES_DIAG_MAX)
 		return;
 	va_start(ap, fmt);
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	if (d->lines->len == RULES_DIAG_MAX - 1)
+	if (rules_diag_count(d) == RULES_DIAG_MAX - 1)
 		g_ptr_array_add(d->lines, g_strdup_printf(
 			"%s:%u:%u: error: too many errors; giving up on this file",
 			d->file, line, col));

@@ -448,7 +448,7 @@ p_commands(parser *p, GPtrArray *out, gboolean top)
 			p_recover(p);
 			break;
 		}
-		if (p->diag->lines->len >= RULES_DIAG_MAX)
+		if (rules_diag_count(p->diag) >= RULES_DIAG_MAX)
 			return;
 	}
 }
@@ -1445,6 +1445,8 @@ diag_position(const rules_diag *d, const char *line, guint64 *pos)
 	guint64 c = *end == ':' ? g_ascii_strtoull(end + 1, NULL, 10) : 0;
 
 	*pos = (l << 32) | (c & 0xFFFFFFFFu);
+	if (strstr(s, ": error: too many errors;") != NULL)
+		*pos = G_MAXUINT64;   /* stays last */
 }
 
 static gint

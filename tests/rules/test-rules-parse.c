@@ -40,6 +40,7 @@ lex_all(const char *src)
 	r.diag = g_ptr_array_new_with_free_func(g_free);
 	d.file = "t.sieve";
 	d.lines = r.diag;
+	d.start = 0;
 	rules_lex_init(&lx, src, strlen(src), &d);
 	for (guint guard = 0; guard < 10000; guard++) {
 		rules_token *t = g_new0(rules_token, 1);
@@ -223,7 +224,7 @@ static GPtrArray *
 parse(const char *src, rules_file **out)
 {
 	GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-	rules_diag d = { "t.sieve", lines };
+	rules_diag d = { "t.sieve", lines, 0 };
 
 	*out = rules_parse_file("dir/t.sieve", src, strlen(src), &d);
 	g_assert_true((*out == NULL) == (lines->len > 0));
@@ -609,6 +610,31 @@ test_load_refused_whole(void)
 }
 
 static void
+test_load_many_errors(void)
+{
+	g_autofree char *dir = make_dir();
+	GString *s = g_string_new(NULL);
+	GError *error = NULL;
+	g_auto(GStrv) lines = NULL;
+	lg_rules *r;
+
+	for (int i = 0; i < 100; i++)
+		g_string_append(s, "frob;\n");
+	write_file(dir, "10-a.sieve", s->str);
+	write_file(dir, "20-b.sieve", s->str);
+	g_string_free(s, TRUE);
+	r = lg_rules_load(dir, NULL, &error);
+	g_assert_null(r);
+	g_assert_error(error, LG_RULES_ERROR, LG_RULES_ERROR_SYNTAX);
+	/* the limit holds per file: the second file is reported too */
+	lines = g_strsplit(error->message, "\n", -1);
+	g_assert_cmpuint(g_strv_length(lines), ==, 2 * RULES_DIAG_MAX);
+	g_assert_nonnull(strstr(lines[RULES_DIAG_MAX], "20-b.sieve:1:1: error: unknown command"));
+	g_clear_error(&error);
+	remove_dir(dir);
+}
+
+static void
 test_load_missing(void)
 {
 	GError *error = NULL;
@@ -664,6 +690,7 @@ main(int argc, char **argv)
 	g_test_add_func("/rules/parse/fuzz", test_parse_fuzz);
 	g_test_add_func("/rules/load/dir", test_load_dir);
 	g_test_add_func("/rules/load/refused-whole", test_load_refused_whole);
+	g_test_add_func("/rules/load/many-errors", test_load_many_errors);
 	g_test_add_func("/rules/load/missing", test_load_missing);
 	g_test_add_func("/rules/load/file", test_load_file);
 	return g_test_run();
