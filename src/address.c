@@ -49,6 +49,8 @@ lg_addr_normalize(const char *raw)
 		return NULL;
 	*at = '\0';
 	const char *local = p;
+	if (strchr(local, '@') != NULL && local[0] != '"')
+		return NULL;   /* "a@b"@c is an address; a@b@c is not */
 	char *domain = at + 1;
 	gsize dl = strlen(domain);
 	while (dl > 0 && domain[dl - 1] == '.')

@@ -203,6 +203,126 @@ clean_text(lg_message *msg, const char *s, gsize max)
 	return r;
 }
 
+/* ---- RFC 2047: adjacent encoded words ----------------------------------
+ * Mailers split long headers into several encoded words, often cutting a
+ * multi-byte character in two (RFC 2047 forbids it; Outlook does it).
+ * GMime 3.2.13 also drops the word that follows one ending in '=' padding.
+ * So before decoding, each run of encoded words in the same charset,
+ * separated only by white space, becomes one word: the payloads are decoded
+ * to bytes, joined, and encoded again as a single B word. */
+
+typedef struct {
+	const char *start, *end;   /* the whole =?...?= */
+	char *charset;             /* without *language */
+	GByteArray *bytes;         /* decoded payload */
+} enc_word;
+
+static gboolean
+enc_word_scan(const char *p, enc_word *w)
+{
+	if (p[0] != '=' || p[1] != '?')
+		return FALSE;
+	const char *cs = p + 2, *q1 = strchr(cs, '?');
+	if (q1 == NULL || q1 == cs || (q1[1] != 'B' && q1[1] != 'b' && q1[1] != 'Q' && q1[1] != 'q') || q1[2] != '?')
+		return FALSE;
+	const char *data = q1 + 3, *end = strstr(data, "?=");
+	if (end == NULL || memchr(data, ' ', (gsize) (end - data)) || memchr(data, '\n', (gsize) (end - data)))
+		return FALSE;
+	for (const char *c = cs; c < q1; c++)
+		if (*c == ' ' || *c == '\t' || *c == '\n')
+			return FALSE;
+	const char *star = memchr(cs, '*', (gsize) (q1 - cs));
+	w->start = p;
+	w->end = end + 2;
+	w->charset = g_strndup(cs, (gsize) ((star ? star : q1) - cs));
+	w->bytes = g_byte_array_new();
+	if (q1[1] == 'B' || q1[1] == 'b') {
+		g_autofree char *b64 = g_strndup(data, (gsize) (end - data));
+		gsize n = 0;
+		guchar *dec = g_base64_decode(b64, &n);
+		g_byte_array_append(w->bytes, dec, (guint) n);
+		g_free(dec);
+	} else {
+		for (const char *c = data; c < end; c++) {
+			guint8 b = (guint8) *c;
+			if (*c == '_')
+				b = ' ';
+			else if (*c == '=' && end - c >= 3 && g_ascii_isxdigit(c[1]) && g_ascii_isxdigit(c[2])) {
+				b = (guint8) (g_ascii_xdigit_value(c[1]) * 16 + g_ascii_xdigit_value(c[2]));
+				c += 2;
+			}
+			g_byte_array_append(w->bytes, &b, 1);
+		}
+	}
+	return TRUE;
+}
+
+static void
+enc_word_clear(enc_word *w)
+{
+	g_free(w->charset);
+	if (w->bytes)
+		g_byte_array_unref(w->bytes);
+	memset(w, 0, sizeof *w);
+}
+
+/* Returns a new string with runs of same-charset encoded words joined. */
+static char *
+rfc2047_join_adjacent(const char *value)
+{
+	if (value == NULL || strstr(value, "=?") == NULL)
+		return g_strdup(value);
+	GString *out = g_string_sized_new(strlen(value));
+	const char *p = value;
+	while (*p) {
+		enc_word w = { 0 };
+		if (!enc_word_scan(p, &w)) {
+			g_string_append_c(out, *p++);
+			continue;
+		}
+		const char *next = w.end;
+		guint joined = 1;
+		for (;;) {
+			const char *q = next;
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+				q++;
+			enc_word w2 = { 0 };
+			if (!enc_word_scan(q, &w2))
+				break;
+			if (g_ascii_strcasecmp(w2.charset, w.charset) != 0) {
+				enc_word_clear(&w2);
+				break;
+			}
+			g_byte_array_append(w.bytes, w2.bytes->data, w2.bytes->len);
+			next = w2.end;
+			joined++;
+			enc_word_clear(&w2);
+		}
+		if (joined == 1) {
+			g_string_append_len(out, w.start, w.end - w.start);
+		} else {
+			g_autofree char *b64 = g_base64_encode(w.bytes->data, w.bytes->len);
+			g_string_append_printf(out, "=?%s?B?%s?=", w.charset, b64);
+		}
+		p = next;
+		enc_word_clear(&w);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* A header's value decoded to UTF-8, adjacent encoded words joined first. */
+static char *
+header_decode(parse_ctx *ctx, GMimeHeader *h, gsize max)
+{
+	const char *raw = g_mime_header_get_raw_value(h);
+	if (raw == NULL || strstr(raw, "=?") == NULL)
+		return clean_text(ctx->msg, g_mime_header_get_value(h), max);
+	g_autofree char *joined = rfc2047_join_adjacent(raw);
+	g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
+	g_autofree char *dec = g_mime_utils_header_decode_text(ctx->popts, unfolded);
+	return clean_text(ctx->msg, dec, max);
+}
+
 static lg_address *
 address_from_mailbox(lg_message *msg, InternetAddress *ia)
 {
@@ -674,13 +794,16 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 			continue;
 		lg_header *lh = g_new0(lg_header, 1);
 		lh->name = clean_text(msg, name, 256);
-		lh->value = clean_text(msg, g_mime_header_get_value(h), LG_HEADER_VALUE_MAX);
+		lh->value = header_decode(&ctx, h, LG_HEADER_VALUE_MAX);
+		if (msg->subject == NULL && g_ascii_strcasecmp(name, "Subject") == 0)
+			msg->subject = header_decode(&ctx, h, LG_SUBJECT_MAX);
 		if (lh->value == NULL)
 			lh->value = g_strdup("");
 		g_ptr_array_add(msg->headers, lh);
 	}
 
-	msg->subject = clean_text(msg, g_mime_message_get_subject(m), LG_SUBJECT_MAX);
+	if (msg->subject == NULL)
+		msg->subject = clean_text(msg, g_mime_message_get_subject(m), LG_SUBJECT_MAX);
 	if (msg->subject == NULL)
 		msg->subject = g_strdup("");
 	const char *mid = g_mime_message_get_message_id(m);

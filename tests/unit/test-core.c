@@ -1,0 +1,325 @@
+/*
+ * NAME
+ *   test-core.c - unit tests of the core's pure parts: addresses, HTML to
+ *   text, keyed references, config, raw messages and the message model.
+ */
+#include "config.h"
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include "lg.h"
+#include "address.h"
+#include "config.h"
+#include "message.h"
+#include "raw.h"
+#include "ref.h"
+
+static void
+test_address_normalize(void)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "Foo@Example.COM", "foo@example.com" },
+		{ "<a@b.example>", "a@b.example" },
+		{ "  <a@b.example.>  ", "a@b.example" },
+		{ "user@xn--bcher-kva.example", "user@bücher.example" },
+		{ "user@BÜCHER.example", "user@bücher.example" },
+		{ "José@Example.org", "josé@example.org" },
+		{ "<@relay.example:u@d.example>", "u@d.example" },
+		{ "a+tag@d.example", "a+tag@d.example" },
+		{ "no-at-sign", NULL },
+		{ "@d.example", NULL },
+		{ "u@", NULL },
+		{ "u@d..example", NULL },
+		{ "a b@d.example", NULL },
+		{ "a@b@c.example", NULL },
+		{ "", NULL },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *got = lg_addr_normalize(cases[i].in);
+		g_assert_cmpstr(got, ==, cases[i].out);
+	}
+	g_assert_cmpstr(lg_addr_domain("a@b.example"), ==, "b.example");
+	g_assert_true(lg_addr_is_noreply("no-reply@x.example"));
+	g_assert_true(lg_addr_is_noreply("noreply+abc@x.example"));
+	g_assert_true(lg_addr_is_noreply("MAILER-DAEMON@x.example"));
+	g_assert_false(lg_addr_is_noreply("anna@x.example"));
+	g_assert_true(lg_addr_is_system("postmaster@x.example"));
+}
+
+static void
+test_html_to_text(void)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "<p>Hello</p><p>World</p>", "Hello\n\nWorld" },
+		{ "a<br>b<br/>c", "a\nb\nc" },
+		{ "<ul><li>one<li>two</ul>", "- one\n- two" },
+		{ "x &amp; y &lt;3 &#233;&#x20AC; &nbsp;z", "x & y <3 é€ z" },
+		{ "<style>p{color:red}</style><script>alert(1)</script>visible", "visible" },
+		{ "<!-- hidden -->shown", "shown" },
+		{ "  lots   of\n\n spaces ", "lots of spaces" },
+		{ "<head><title>T</title></head><body>B</body>", "B" },
+		{ "&bogus; &#0; &#xD800;", "&bogus; \xEF\xBF\xBD \xEF\xBF\xBD" },
+		{ "<div>cut <b", "cut" },
+		{ "", "" },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *got = lg_html_to_text(cases[i].in, -1);
+		g_assert_cmpstr(got, ==, cases[i].out);
+		g_assert_true(g_utf8_validate(got, -1, NULL));
+	}
+}
+
+static void
+test_ref(void)
+{
+	const char *key = "0123456789abcdef";
+	g_autofree char *r = lg_ref_make(key, 'T', 1042);
+	g_assert_true(g_str_has_prefix(r, "lg-T1042-"));
+	char kind;
+	gint64 id;
+	g_assert_true(lg_ref_verify(key, r, &kind, &id));
+	g_assert_cmpint(kind, ==, 'T');
+	g_assert_cmpint(id, ==, 1042);
+	g_autofree char *msgid = g_strconcat(r, "@host.example", NULL);
+	g_assert_true(lg_ref_verify(key, msgid, &kind, &id));
+	g_assert_false(lg_ref_verify("another key", r, &kind, &id));
+	g_autofree char *forged = g_strdup(r);
+	forged[4] = '2';   /* T2042 with T1042's MAC */
+	g_assert_false(lg_ref_verify(key, forged, &kind, &id));
+	g_autofree char *body = g_strdup_printf("Thanks!\n\n> old text\n[ref:%s]\n", r);
+	g_assert_true(lg_ref_find(key, body, &kind, &id));
+	g_assert_cmpint(id, ==, 1042);
+	g_assert_false(lg_ref_find(key, "lg-T1042-zzzz lg- lg-X1-0000000000000000", &kind, &id));
+}
+
+static void
+test_config(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(lg_config) cfg = lg_config_load(NULL, &err);
+	g_assert_no_error(err);
+	g_assert_cmpstr(cfg->database, ==, "leadgate.db");
+	g_assert_cmpstr(cfg->listen[0], ==, "127.0.0.1:2424");
+	g_assert_cmpstr(cfg->catch_all, ==, "existing");
+	g_assert_cmpint(cfg->max_message_size, ==, 50 * 1024 * 1024);
+	g_assert_cmpint(cfg->ticket_limit, ==, 20);
+
+	g_autofree char *path = NULL;
+	int fd = g_file_open_tmp("lgconf-XXXXXX", &path, NULL);
+	close(fd);
+	g_file_set_contents(path, "[lmtpd]\nlisten = 127.0.0.1:1; unix:/tmp/x\nmax_message_size = 10M\n[inbound]\ncatch_all = none\n", -1, NULL);
+	g_autoptr(lg_config) c2 = lg_config_load(path, &err);
+	g_assert_no_error(err);
+	g_assert_cmpstr(c2->listen[1], ==, "unix:/tmp/x");
+	g_assert_cmpint(c2->max_message_size, ==, 10 * 1024 * 1024);
+	g_assert_cmpstr(c2->catch_all, ==, "none");
+
+	static const char *bad[] = {
+		"[store]\nnope = 1\n", "[nosuch]\na = 1\n", "[inbound]\ncatch_all = maybe\n",
+		"[lmtpd]\nmax_recipients = 0\n", "[inbound]\ncreate_organizations = perhaps\n",
+		"[lmtpd]\nmax_message_size = 12Q\n", "not a key file\n",
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_clear_error(&err);
+		g_file_set_contents(path, bad[i], -1, NULL);
+		lg_config *c = lg_config_load(path, &err);
+		g_assert_null(c);
+		g_assert_error(err, LG_CONFIG_ERROR, err->code);
+		g_assert_nonnull(strstr(err->message, path));
+	}
+	g_unlink(path);
+	g_autoptr(GString) dump = g_string_new(NULL);
+	lg_config_dump_defaults(dump);
+	g_assert_nonnull(strstr(dump->str, "[inbound]\n"));
+}
+
+static void
+test_raw_spill(void)
+{
+	g_autoptr(lg_raw) raw = lg_raw_new(NULL, 4096);
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	char buf[1000];
+	for (int i = 0; i < 100; i++) {
+		memset(buf, 'a' + i % 26, sizeof buf);
+		g_assert_true(lg_raw_write(raw, buf, sizeof buf, NULL));
+		g_checksum_update(sum, (guchar *) buf, sizeof buf);
+	}
+	g_assert_true(lg_raw_finish(raw, NULL));
+	g_assert_cmpint(lg_raw_size(raw), ==, 100000);
+	g_assert_cmpstr(lg_raw_sha256(raw), ==, g_checksum_get_string(sum));
+	g_assert_true(GMIME_IS_STREAM_FS(lg_raw_stream(raw)));   /* spilled to a file */
+	GMimeStream *s = lg_raw_stream(raw);
+	g_mime_stream_reset(s);
+	char got[1000];
+	g_assert_cmpint(g_mime_stream_read(s, got, sizeof got), ==, 1000);
+	g_assert_cmpint(got[0], ==, 'a');
+}
+
+static lg_message *
+parse(const char *text)
+{
+	g_autoptr(lg_raw) raw = lg_raw_new_from_data(text, strlen(text));
+	lg_parse_options po = { .body_max = 0, .loop_header = "X-Leadgate-Loop" };
+	g_autoptr(GError) err = NULL;
+	lg_message *m = lg_message_parse(raw, &po, &err);
+	g_assert_no_error(err);
+	return m;
+}
+
+static void
+test_message_headers(void)
+{
+	g_autoptr(lg_message) m = parse(
+		"From: =?ISO-8859-1?Q?J=FCrgen_M=FCller?= <Juergen@Example.COM>\r\n"
+		"Reply-To: sales@example.com\r\n"
+		"To: a@x.example, \"B, Bee\" <b@x.example>\r\n"
+		"Cc: group: c@x.example, d@x.example;\r\n"
+		"Subject: =?UTF-8?B?w4RwZmVs?= and\r\n =?UTF-8?Q?_Birnen?=\r\n"
+		"Message-ID: <abc@x.example>\r\n"
+		"In-Reply-To: <parent@x.example> (comment)\r\n"
+		"References: <root@x.example>\r\n  <parent@x.example>\r\n"
+		"Date: Mon, 18 Nov 2024 10:00:00 +0100\r\n"
+		"\r\nbody\r\n");
+	g_assert_cmpstr(m->from->email, ==, "juergen@example.com");
+	g_assert_cmpstr(m->from->name, ==, "Jürgen Müller");
+	g_assert_cmpstr(m->reply_to->email, ==, "sales@example.com");
+	g_assert_cmpint(m->to->len, ==, 2);
+	g_assert_cmpstr(((lg_address *) m->to->pdata[1])->name, ==, "B, Bee");
+	g_assert_cmpint(m->cc->len, ==, 2);
+	g_assert_cmpstr(m->subject, ==, "Äpfel and  Birnen");   /* RFC 2047 6.2: the folding space stays */
+	g_assert_cmpstr(m->message_id, ==, "abc@x.example");
+	g_assert_cmpstr(m->in_reply_to, ==, "parent@x.example");
+	g_assert_cmpint(m->references->len, ==, 2);
+	g_assert_cmpstr(m->references->pdata[0], ==, "root@x.example");
+	g_assert_cmpstr(m->date_iso, ==, "2024-11-18T09:00:00.000Z");
+	g_assert_cmpstr(m->body_text, ==, "body\r\n");
+	g_assert_cmpint(m->auto_flags, ==, 0);
+}
+
+static void
+test_message_mime(void)
+{
+	g_autoptr(lg_message) m = parse(
+		"From: a@x.example\n"
+		"Subject: parts\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=\"outer\"\n\n"
+		"--outer\n"
+		"Content-Type: multipart/alternative; boundary=\"alt\"\n\n"
+		"--alt\nContent-Type: text/html; charset=utf-8\n\n<p>HTML &amp; more</p>\n"
+		"--alt\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nGr=FC=DFe\n"
+		"--alt--\n"
+		"--outer\n"
+		"Content-Type: application/pdf\n"
+		"Content-Disposition: attachment; filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf\n"
+		"Content-Transfer-Encoding: base64\n\naGVsbG8=\n"
+		"--outer\n"
+		"Content-Type: message/rfc822\n\n"
+		"From: inner@y.example\nSubject: Inner\n\ninner body\n"
+		"--outer\n"
+		"Content-Type: text/calendar; method=REQUEST; charset=utf-8\n\nBEGIN:VCALENDAR\nEND:VCALENDAR\n"
+		"--outer--\n");
+	g_assert_cmpstr(m->body_text, ==, "Grüße");   /* the line break before a boundary is the boundary's */
+	g_assert_false(m->body_from_html);
+	g_assert_cmpint(m->attachments->len, ==, 3);
+	lg_attachment *pdf = m->attachments->pdata[0];
+	g_assert_cmpstr(pdf->filename, ==, "Rechnung März.pdf");
+	g_assert_cmpstr(pdf->content_type, ==, "application/pdf");
+	g_assert_cmpint(pdf->size, ==, 5);
+	g_assert_cmpstr(pdf->sha256, ==, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");  /* "hello" */
+	lg_attachment *eml = m->attachments->pdata[1];
+	g_assert_cmpstr(eml->content_type, ==, "message/rfc822");
+	g_assert_cmpstr(eml->filename, ==, "Inner.eml");
+	lg_attachment *ics = m->attachments->pdata[2];
+	g_assert_cmpstr(ics->content_type, ==, "text/calendar");
+
+	g_autoptr(lg_message) h = parse("From: a@x.example\nContent-Type: text/html\n\n<p>Only&nbsp;HTML</p><p>here</p>\n");
+	g_assert_true(h->body_from_html);
+	g_assert_cmpstr(h->body_text, ==, "Only HTML\n\nhere");
+}
+
+static void
+test_message_automatic(void)
+{
+	static const struct { const char *hdr; guint flag; } cases[] = {
+		{ "Auto-Submitted: auto-replied", LG_AUTO_SUBMITTED },
+		{ "Auto-Submitted: no", 0 },
+		{ "Precedence: bulk", LG_AUTO_PRECEDENCE },
+		{ "Precedence: first-class", 0 },
+		{ "X-Autoreply: yes", LG_AUTO_REPLY_HDR },
+		{ "List-Id: <news.x.example>", LG_AUTO_LIST },
+		{ "X-Leadgate-Loop: host", LG_AUTO_LOOP },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *text = g_strdup_printf("From: a@x.example\nSubject: s\n%s\n\nbody\n", cases[i].hdr);
+		g_autoptr(lg_message) m = parse(text);
+		g_assert_cmpuint(m->auto_flags, ==, cases[i].flag);
+	}
+	g_autoptr(lg_message) m = parse("From: a@x.example\nSubject: Automatic reply: hello\n\nbody\n");
+	g_assert_cmpuint(m->auto_flags, ==, LG_AUTO_REPLY_HDR);
+}
+
+static void
+test_message_dsn(void)
+{
+	g_autoptr(lg_message) m = parse(
+		"From: MAILER-DAEMON@mx.example\nSubject: Undelivered\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+		"--b\nContent-Type: text/plain\n\nsorry\n"
+		"--b\nContent-Type: message/delivery-status\n\n"
+		"Reporting-MTA: dns; mx.example\nOriginal-Envelope-Id: ENV1\n\n"
+		"Final-Recipient: rfc822; Gone@Example.org\nAction: failed\nStatus: 5.1.1 (bad mailbox)\n"
+		"Diagnostic-Code: smtp; 550 5.1.1\n  user unknown\n\n"
+		"Final-Recipient: rfc822; late@example.org\nAction: delayed\nStatus: 4.4.1\n\n"
+		"--b\nContent-Type: text/rfc822-headers\n\nFrom: me@x.example\nMessage-ID:\n <orig@x.example>\n\n"
+		"--b--\n");
+	g_assert_true(m->auto_flags & LG_AUTO_DSN);
+	g_assert_nonnull(m->dsn);
+	g_assert_cmpstr(m->dsn->original_message_id, ==, "orig@x.example");
+	g_assert_cmpstr(m->dsn->original_envelope_id, ==, "ENV1");
+	g_assert_cmpint(m->dsn->recipients->len, ==, 2);
+	lg_dsn_recipient *r = m->dsn->recipients->pdata[0];
+	g_assert_cmpstr(r->address, ==, "gone@example.org");
+	g_assert_cmpstr(r->action, ==, "failed");
+	g_assert_cmpstr(r->status, ==, "5.1.1");
+	g_assert_cmpstr(r->diagnostic, ==, "550 5.1.1 user unknown");
+	g_assert_cmpstr(((lg_dsn_recipient *) m->dsn->recipients->pdata[1])->action, ==, "delayed");
+}
+
+static void
+test_message_broken(void)
+{
+	/* a charset iconv does not know, undeclared 8-bit, a cut-off part */
+	g_autoptr(lg_message) a = parse("From: a@x.example\nSubject: s\nContent-Type: text/plain; charset=x-no-such\n\nabc\xe9\n");
+	g_assert_true(g_utf8_validate(a->body_text, -1, NULL));
+	g_assert_cmpstr(a->body_text, ==, "abcé\n");
+	g_autoptr(lg_message) b = parse("From: a@x.example\nSubject: caf\xe9\n\nx\n");
+	/* adjacent encoded words: a character split across two words, '=' padding */
+	g_autoptr(lg_message) j = parse("From: a@x.example\nSubject: =?UTF-8?B?WsM=?= =?UTF-8?B?vHJpY2g=?=\n\nx\n");
+	g_assert_cmpstr(j->subject, ==, "Zürich");
+	g_assert_cmpstr(b->subject, ==, "café");
+	g_autoptr(lg_message) c = parse("From: a@x.example\nContent-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n\ncut here");
+	g_assert_cmpstr(c->body_text, ==, "cut here");
+	g_autoptr(lg_raw) empty = lg_raw_new_from_data("", 0);
+	g_autoptr(GError) err = NULL;
+	g_assert_null(lg_message_parse(empty, NULL, &err));
+	g_assert_error(err, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_EMPTY);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	lg_message_init();
+	g_test_add_func("/address/normalize", test_address_normalize);
+	g_test_add_func("/html/to-text", test_html_to_text);
+	g_test_add_func("/ref/make-verify", test_ref);
+	g_test_add_func("/config/load", test_config);
+	g_test_add_func("/raw/spill", test_raw_spill);
+	g_test_add_func("/message/headers", test_message_headers);
+	g_test_add_func("/message/mime", test_message_mime);
+	g_test_add_func("/message/automatic", test_message_automatic);
+	g_test_add_func("/message/dsn", test_message_dsn);
+	g_test_add_func("/message/broken", test_message_broken);
+	return g_test_run();
+}
