@@ -1502,6 +1502,8 @@ rules_parse_file(const char *path, const char *src, gsize len, rules_diag *diag)
 	cmds = compile_block(&cc, syn, TRUE);
 	pcre2_compile_context_free(cc.cctx);
 	diag_sort(diag, before);
+	if (cmds == NULL && diag->lines->len == before)   /* never: but never silently */
+		rules_diag_add(diag, 1, 1, "internal error: the file was not compiled");
 	if (cmds == NULL || diag->lines->len > before) {
 		if (cmds)
 			g_ptr_array_unref(cmds);

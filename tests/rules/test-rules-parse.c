@@ -520,6 +520,25 @@ test_parse_fuzz(void)
 		rules_file_free(f);
 		g_string_free(s, TRUE);
 	}
+	/* and plain random bytes, biased towards the grammar's characters */
+	for (int round = 0; round < 3000; round++) {
+		static const char chars[] = "{}()[],;:\"\\#/*.\n\r\t abcifs0123456789KMGtext:";
+		char buf[200];
+		int n = g_rand_int_range(rnd, 1, (int)sizeof buf);
+		rules_file *f = NULL;
+		g_autoptr(GPtrArray) d = NULL;
+		GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+		rules_diag dg = { "t.sieve", lines, 0 };
+
+		for (int i = 0; i < n; i++)
+			buf[i] = g_rand_boolean(rnd) ? chars[g_rand_int_range(rnd, 0, sizeof chars - 1)]
+			                             : (char)g_rand_int_range(rnd, 0, 256);
+		/* with the length given, NUL bytes are input too */
+		f = rules_parse_file("t.sieve", buf, (gsize)n, &dg);
+		g_assert_true((f == NULL) == (lines->len > 0));
+		rules_file_free(f);
+		d = lines;
+	}
 	g_rand_free(rnd);
 }
 
