@@ -783,9 +783,9 @@ test_read_args(compiler *cc, const syn_test *st, gboolean parts, gboolean body,
 			s = arg_single_string(cc, v, "':comparator'");
 			if (s == NULL) {
 				ok = FALSE;
-			} else if (strcmp(s->text, "i;ascii-casemap") == 0) {
+			} else if (g_ascii_strcasecmp(s->text, "i;ascii-casemap") == 0) {
 				o->cmp = CMP_CASEMAP;
-			} else if (strcmp(s->text, "i;octet") == 0) {
+			} else if (g_ascii_strcasecmp(s->text, "i;octet") == 0) {
 				o->cmp = CMP_OCTET;
 			} else {
 				rules_diag_add(cc->diag, s->line, s->col,
