@@ -114,3 +114,20 @@ cmd_spam(lg_cli *cli, int argc, char **argv)
 	printf("%s %s the spam list\n", argv[2], add ? "added to" : "removed from");
 	return 0;
 }
+
+int
+cmd_config(lg_cli *cli, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "defaults") == 0) {
+		g_autoptr(GString) out = g_string_new(NULL);
+		lg_config_dump_defaults(out);
+		fputs(out->str, stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "check") == 0) {
+		/* main() already loaded and validated the file: reaching here means it is good */
+		printf("%s: ok\n", cli->cfg->path ? cli->cfg->path : "built-in defaults");
+		return 0;
+	}
+	return cli_usage("usage: config check | config defaults");
+}

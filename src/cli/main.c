@@ -31,6 +31,7 @@ static const command commands[] = {
 	{ "lead", cmd_lead, "leads: list, show, spam, unspam, convert, assign, set" },
 	{ "ticket", cmd_ticket, "tickets: list, show" },
 	{ "replay", cmd_replay, "run stored or quarantined messages through the chain again" },
+	{ "config", cmd_config, "configuration: check, defaults" },
 };
 
 static void
