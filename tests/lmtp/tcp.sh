@@ -1,0 +1,88 @@
+# tests/lmtp/tcp.sh - leadgate-lmtpd as a daemon on loopback TCP and a UNIX
+# socket: sessions, 25 parallel sessions, the connection limit, the command
+# timeout, SIGHUP reload (good and bad), SIGTERM.
+source "$top_srcdir/tests/tap.sh"
+source "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/lmtp/lmtp-lib.sh"
+
+lmtpd_conf "max_connections = 40" "commit_batch = 16"
+check "database and mailboxes" lmtpd_mailboxes
+check "daemon starts on a free loopback port" lmtpd_start --listen "unix:$T/lmtp.sock"
+diag "port $LMTPD_PORT"
+
+out=$(lmtp_tcp <<'EOF'
+LHLO client.test
+MAIL FROM:<alice@customer.test>
+RCPT TO:<support@example.test>
+RCPT TO:<nobody@example.test>
+DATA
+From: Alice <alice@customer.test>
+Subject: over tcp
+Message-ID: <tcp1@customer.test>
+
+Hello.
+.
+QUIT
+EOF
+)
+is "$(codes <<<"$out")" "220 250 250 250 550 354 250 221" "a transaction over TCP"
+like "$out" '^220 lmtp\.test ' "greeting over TCP"
+
+check "session over the UNIX socket" "$BLAST" -u "$T/lmtp.sock" -n 3 -t unix
+out=$("$BLAST" -p "$LMTPD_PORT" -n 250 -s 25 -t par -r support@example.test -r sales@example.test)
+is "$out" "acked=250 tempfail=0 permfail=0 lost=0" "25 parallel sessions, 250 messages, 2 recipients each"
+is "$(sqlq "SELECT count(*) FROM leads l JOIN messages m ON m.id = l.message_id WHERE m.message_id LIKE 'par.%'")" "500" \
+	"one lead per message and recipient"
+like "$(cat "$LMTPD_LOG")" 'to=<?sales@example\.test' "a log line per recipient"
+
+# SIGHUP: a new host name is picked up; a bad rule file is refused and the old
+# config stays in force.
+lmtpd_conf "max_connections = 40" "hostname = reloaded.test"
+kill -HUP "$LMTPD_PID"
+for i in $(seq 1 100); do grep -q 'reloaded ' "$LMTPD_LOG" && break; sleep 0.05; done
+like "$(printf 'QUIT\n' | lmtp_tcp)" '^220 reloaded\.test ' "SIGHUP reloads the config"
+printf 'require "vnd.leadgate";\nif header :contains "subject" "x" { ticket :bogus; \n' > "$T/rules/bad.sieve"
+lmtpd_conf "max_connections = 40" "hostname = broken.test"
+kill -HUP "$LMTPD_PID"
+for i in $(seq 1 100); do grep -q 'reload refused' "$LMTPD_LOG" && break; sleep 0.05; done
+like "$(cat "$LMTPD_LOG")" 'reload refused' "a bad rule file is refused on reload"
+like "$(printf 'QUIT\n' | lmtp_tcp)" '^220 reloaded\.test ' "... and the old config and rules are kept"
+rm -f "$T/rules/bad.sieve"
+
+# SIGTERM: an idle session is told 421, the daemon exits 0.
+exec 4<>"/dev/tcp/127.0.0.1/$LMTPD_PORT"
+read -r -t 5 greet <&4
+printf 'LHLO c\r\n' >&4
+kill -TERM "$LMTPD_PID"
+rest=$(timeout 10 cat <&4)
+exec 4<&-
+like "$rest" '421 4\.3\.2 ' "SIGTERM: an idle session gets 421"
+for i in $(seq 1 100); do kill -0 "$LMTPD_PID" 2>/dev/null || break; sleep 0.05; done
+wait "$LMTPD_PID"
+is "$?" "0" "SIGTERM: the daemon exits 0"
+check_not "SIGTERM: the UNIX socket is removed" test -e "$T/lmtp.sock"
+
+# Connection limit and command timeout, on a small daemon.
+lmtpd_conf "max_connections = 2" "command_timeout = 2"
+check "small daemon starts" lmtpd_start
+exec 5<>"/dev/tcp/127.0.0.1/$LMTPD_PORT"
+exec 6<>"/dev/tcp/127.0.0.1/$LMTPD_PORT"
+read -r -t 5 g5 <&5
+read -r -t 5 g6 <&6
+like "$(printf 'QUIT\n' | lmtp_tcp)" '^421 4\.3\.2 ' "over max_connections: 421"
+t0=$(date +%s)
+rest=$(timeout 10 cat <&5)
+t1=$(date +%s)
+exec 5<&- 6<&-
+like "$rest" '^421 4\.4\.2 ' "idle past command_timeout: 421 4.4.2"
+check "the timeout came after about 2 s" test $((t1 - t0)) -le 5
+lmtpd_stop
+
+# A bad config at start is fatal (exit 78), before any socket.
+printf '[lmtpd]\nno_such_key = 1\n' > "$T/bad.conf"
+timeout 10 "$LMTPD" -c "$T/bad.conf" --listen 127.0.0.1:0 2>>"$LMTPD_LOG"
+is "$?" "78" "a bad config at start: exit 78"
+check "--check-config accepts the good config" "$LMTPD" -c "$T/lmtpd.conf" --check-config
+check_not "--check-config refuses the bad one" "$LMTPD" -c "$T/bad.conf" --check-config
+
+done_testing
