@@ -1,0 +1,75 @@
+# tests/lmtp/storefault.sh - the store cannot take a message: the database is
+# write-locked by another process -> 451 4.3.0, never 250 or 5xx, nothing
+# partial; once the lock is gone the same delivery succeeds, once. And a
+# chain failure (injected) quarantines and accepts.
+source "$top_srcdir/tests/tap.sh"
+source "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/lmtp/lmtp-lib.sh"
+
+LMTPD_BUSY_MS=300 lmtpd_conf
+check "database and mailboxes" lmtpd_mailboxes
+check "daemon starts" lmtpd_start
+
+session() {
+	lmtp_tcp <<'EOF'
+LHLO client.test
+MAIL FROM:<ivan@customer.test>
+RCPT TO:<support@example.test>
+RCPT TO:<sales@example.test>
+DATA
+From: Ivan <ivan@customer.test>
+Subject: locked out
+Message-ID: <locked@customer.test>
+
+Please call me back.
+.
+QUIT
+EOF
+}
+
+# another process holds the write lock for a while
+locked() { ! sqlite3 "$T/lg.db" '.timeout 0' 'BEGIN IMMEDIATE;' 'ROLLBACK;' >/dev/null 2>&1; }
+( printf 'BEGIN IMMEDIATE;\n'; sleep 4; printf 'COMMIT;\n' ) | sqlite3 "$T/lg.db" &
+lock_pid=$!
+lg_track "$lock_pid"
+for i in $(seq 1 100); do locked && break; sleep 0.02; done
+check "the database is write-locked by another process" locked
+
+out=$(session)
+is "$(codes <<<"$out")" "220 250 250 250 250 354 451 451 221" "write-locked store: 451 for each recipient"
+like "$out" '451 4\.3\.0 <support@example\.test> ' "451 4.3.0"
+unlike "$out" '^5[0-9][0-9] ' "no 5xx for a store problem"
+like "$(cat "$LMTPD_LOG")" 'deferred: .*locked|deferred: .*busy' "the deferral is logged"
+wait "$lock_pid"
+is "$(sqlq "SELECT count(*) FROM messages WHERE message_id = 'locked@customer.test'")" "0" "nothing partial was written"
+
+out=$(session)
+is "$(codes <<<"$out")" "220 250 250 250 250 354 250 250 221" "lock released: the same delivery succeeds"
+is "$(leads_per_msgid | grep '^locked@')" "locked@customer.test|2" "... once per recipient"
+out=$(session)
+like "$out" 'Ok: duplicate' "sent again: 250, a duplicate"
+is "$(leads_per_msgid | grep '^locked@')" "locked@customer.test|2" "... nothing doubled"
+lmtpd_stop
+
+# a chain failure is not a store failure: quarantine, accept
+LEADGATE_FAULT_INJECT=chain lmtpd_start
+out=$(lmtp_tcp <<'EOF'
+LHLO client.test
+MAIL FROM:<judy@customer.test>
+RCPT TO:<support@example.test>
+DATA
+From: Judy <judy@customer.test>
+Subject: chain bug
+Message-ID: <chainbug@customer.test>
+
+Boom.
+.
+QUIT
+EOF
+)
+is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "chain failure: accepted (250)"
+like "$out" 'quarantined' "... into the quarantine"
+is "$(sqlq "SELECT count(*) FROM quarantine")" "1" "the raw message is in the quarantine"
+lmtpd_stop
+
+done_testing
