@@ -208,8 +208,8 @@ lg_delivery_elapsed_ms(lg_delivery *d)
 	return (g_get_monotonic_time() - d->started) / 1000;
 }
 
-static const char *
-status_word(lg_rcpt_status s)
+const char *
+lg_rcpt_status_name(lg_rcpt_status s)
 {
 	switch (s) {
 	case LG_RCPT_RECORDED: return "recorded";
@@ -228,7 +228,7 @@ lg_rcpt_result_format(const lg_delivery *d, const lg_rcpt_result *r)
 		g_string_append_printf(s, "%s: ", d->env->queue_id);
 	g_string_append_printf(s, "message-id=<%s> from=<%s> to=<%s> outcome=%s",
 	                       d->msg && d->msg->message_id ? d->msg->message_id : "",
-	                       d->env->sender, r->recipient, status_word(r->status));
+	                       d->env->sender, r->recipient, lg_rcpt_status_name(r->status));
 	if (r->lead_id)
 		g_string_append_printf(s, " lead=%" G_GINT64_FORMAT, r->lead_id);
 	if (r->lead_status)

@@ -93,6 +93,9 @@ gboolean lg_deliver_dry_run(lg_delivery *d, lg_store *st, const lg_config *cfg,
 gboolean lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt,
                          gboolean *known, GError **error);
 
+/* "recorded", "duplicate", "quarantined", "unknown-recipient", "pending" (static). */
+const char *lg_rcpt_status_name(lg_rcpt_status status);
+
 /* One log line for a recipient result (no trailing newline), as in SPEC §9. */
 char *lg_rcpt_result_format(const lg_delivery *d, const lg_rcpt_result *r);
 

@@ -320,6 +320,20 @@ store_done(sqlite3_stmt *stmt)
 	}
 }
 
+int
+store_step_row(lg_store *st, sqlite3_stmt *stmt, GError **error)
+{
+	if (stmt == NULL)
+		return -1;
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		store_set_error(st, rc, error, NULL);
+	store_done(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 gboolean
 store_exec(lg_store *st, const char *sql, const char *fmt, gint64 *changes_r, GError **error, ...)
 {
@@ -351,22 +365,12 @@ store_get_int(lg_store *st, const char *sql, const char *fmt, gint64 *out, gbool
 	va_start(ap, error);
 	sqlite3_stmt *s = store_prepv(st, sql, fmt, error, ap);
 	va_end(ap);
-	if (s == NULL)
+	int r = store_step_row(st, s, error);
+	if (r < 0)
 		return FALSE;
-	int rc = sqlite3_step(s);
-	gboolean found = FALSE;
-	if (rc == SQLITE_ROW) {
-		found = sqlite3_column_type(s, 0) != SQLITE_NULL;
-		*out = sqlite3_column_int64(s, 0);
-	} else if (rc != SQLITE_DONE) {
-		store_set_error(st, rc, error, NULL);
-		store_done(s);
-		return FALSE;
-	} else {
-		*out = 0;
-	}
+	*out = r ? sqlite3_column_int64(s, 0) : 0;
 	if (found_r)
-		*found_r = found;
+		*found_r = r && sqlite3_column_type(s, 0) != SQLITE_NULL;
 	store_done(s);
 	return TRUE;
 }
@@ -379,16 +383,12 @@ store_get_text(lg_store *st, const char *sql, const char *fmt, char **out, GErro
 	sqlite3_stmt *s = store_prepv(st, sql, fmt, error, ap);
 	va_end(ap);
 	*out = NULL;
-	if (s == NULL)
+	int r = store_step_row(st, s, error);
+	if (r < 0)
 		return FALSE;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if (r) {
 		const unsigned char *t = sqlite3_column_text(s, 0);
 		*out = t ? g_strdup((const char *) t) : NULL;
-	} else if (rc != SQLITE_DONE) {
-		store_set_error(st, rc, error, NULL);
-		store_done(s);
-		return FALSE;
 	}
 	store_done(s);
 	return TRUE;

@@ -351,10 +351,10 @@ envelope_from_row(lg_store *st, const char *sql, gint64 id, char **sha_r, lg_env
 	*sha_r = NULL;
 	*env_r = NULL;
 	sqlite3_stmt *s = store_prep(st, sql, "i", error, id);
-	if (s == NULL)
+	int r = store_step_row(st, s, error);
+	if (r < 0)
 		return FALSE;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if (r > 0) {
 		*sha_r = g_strdup((const char *) sqlite3_column_text(s, 0));
 		lg_envelope *env = lg_envelope_new((const char *) sqlite3_column_text(s, 1));
 		g_auto(GStrv) rcpts = g_strsplit((const char *) sqlite3_column_text(s, 2), " ", -1);
@@ -364,12 +364,8 @@ envelope_from_row(lg_store *st, const char *sql, gint64 id, char **sha_r, lg_env
 		const unsigned char *q = sqlite3_column_text(s, 3);
 		env->queue_id = q ? g_strdup((const char *) q) : NULL;
 		*env_r = env;
-	} else if (rc != SQLITE_DONE) {
-		store_set_error(st, rc, error, NULL);
 		store_done(s);
-		return FALSE;
 	}
-	store_done(s);
 	if (*sha_r == NULL) {
 		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "no such message: %" G_GINT64_FORMAT, id);
 		return FALSE;

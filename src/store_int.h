@@ -33,6 +33,10 @@ void store_set_error(lg_store *st, int rc, GError **error, const char *what);
 sqlite3_stmt *store_prep(lg_store *st, const char *sql, const char *fmt, GError **error, ...);
 sqlite3_stmt *store_prepv(lg_store *st, const char *sql, const char *fmt, GError **error, va_list ap);
 void store_done(sqlite3_stmt *stmt);
+/* Steps @stmt (NULL: a failed prepare) once: 1 when a row came (read it,
+ * then store_done), 0 when none, -1 on error (set). The statement is reset
+ * on 0 and -1. */
+int store_step_row(lg_store *st, sqlite3_stmt *stmt, GError **error);
 
 /* Runs a statement that returns no rows. *@changes_r (may be NULL) = rows changed. */
 gboolean store_exec(lg_store *st, const char *sql, const char *fmt, gint64 *changes_r, GError **error, ...);

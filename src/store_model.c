@@ -224,19 +224,13 @@ lg_store_mailbox_lookup(lg_store *st, const char *addr, gint64 *id_r, char **mod
 	*id_r = 0;
 	*mode_r = NULL;
 	sqlite3_stmt *s = store_prep(st, "SELECT id, mode FROM mailboxes WHERE address = ?", "s", error, addr);
-	if (s == NULL)
-		return FALSE;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	int r = store_step_row(st, s, error);
+	if (r > 0) {
 		*id_r = sqlite3_column_int64(s, 0);
 		*mode_r = g_strdup((const char *) sqlite3_column_text(s, 1));
-	} else if (rc != SQLITE_DONE) {
-		store_set_error(st, rc, error, NULL);
 		store_done(s);
-		return FALSE;
 	}
-	store_done(s);
-	return TRUE;
+	return r >= 0;
 }
 
 gboolean
@@ -276,19 +270,13 @@ lg_store_end_user_find(lg_store *st, const char *email, gint64 *id_r, gint64 *or
 	if (email == NULL)
 		return TRUE;
 	sqlite3_stmt *s = store_prep(st, "SELECT id, organization_id FROM end_users WHERE email = ?", "s", error, email);
-	if (s == NULL)
-		return FALSE;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	int r = store_step_row(st, s, error);
+	if (r > 0) {
 		*id_r = sqlite3_column_int64(s, 0);
 		*org_r = sqlite3_column_int64(s, 1);
-	} else if (rc != SQLITE_DONE) {
-		store_set_error(st, rc, error, NULL);
 		store_done(s);
-		return FALSE;
 	}
-	store_done(s);
-	return TRUE;
+	return r >= 0;
 }
 
 gboolean
@@ -312,22 +300,16 @@ static gboolean
 ticket_row(lg_store *st, sqlite3_stmt *s, lg_ticket_ref *t, GError **error)
 {
 	memset(t, 0, sizeof *t);
-	if (s == NULL)
-		return FALSE;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	int r = store_step_row(st, s, error);
+	if (r > 0) {
 		t->id = sqlite3_column_int64(s, 0);
 		t->number = sqlite3_column_int64(s, 1);
 		t->organization_id = sqlite3_column_int64(s, 2);
 		t->contact_id = sqlite3_column_int64(s, 3);
 		g_strlcpy(t->status, (const char *) sqlite3_column_text(s, 4), sizeof t->status);
-	} else if (rc != SQLITE_DONE) {
-		store_set_error(st, rc, error, NULL);
 		store_done(s);
-		return FALSE;
 	}
-	store_done(s);
-	return TRUE;
+	return r >= 0;
 }
 
 gboolean

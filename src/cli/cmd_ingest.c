@@ -29,18 +29,6 @@ cmd_init(lg_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static const char *
-status_name(lg_rcpt_status s)
-{
-	switch (s) {
-	case LG_RCPT_RECORDED: return "recorded";
-	case LG_RCPT_DUPLICATE: return "duplicate";
-	case LG_RCPT_QUARANTINED: return "quarantined";
-	case LG_RCPT_UNKNOWN: return "unknown-recipient";
-	default: return "pending";
-	}
-}
-
 /* Prints one line (or JSON object) per recipient; returns how many were unknown. */
 guint
 cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace)
@@ -55,7 +43,7 @@ cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace)
 			g_string_append(out, "\"recipient\": ");
 			cli_json_string(out, r->recipient);
 			g_string_append_printf(out, ", \"outcome\": \"%s\", \"lead\": %" G_GINT64_FORMAT ", \"status\": ",
-			                       status_name(r->status), r->lead_id);
+			                       lg_rcpt_status_name(r->status), r->lead_id);
 			cli_json_string(out, r->lead_status);
 			g_string_append_printf(out, ", \"hidden\": %s, \"ticket\": %" G_GINT64_FORMAT ", \"decided_by\": ",
 			                       r->hidden ? "true" : "false", r->ticket_number);
@@ -73,7 +61,7 @@ cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace)
 			g_string_append_c(out, '}');
 			continue;
 		}
-		g_string_append_printf(out, "%s: %s", r->recipient, status_name(r->status));
+		g_string_append_printf(out, "%s: %s", r->recipient, lg_rcpt_status_name(r->status));
 		if (r->lead_id)
 			g_string_append_printf(out, " lead %" G_GINT64_FORMAT, r->lead_id);
 		if (r->lead_status)

@@ -100,18 +100,6 @@ outcome_name(lg_rcpt_status s)
 	}
 }
 
-static const char *
-outcome_word(lg_rcpt_status s)
-{
-	switch (s) {
-	case LG_RCPT_RECORDED: return "recorded";
-	case LG_RCPT_DUPLICATE: return "duplicate";
-	case LG_RCPT_QUARANTINED: return "quarantined";
-	case LG_RCPT_UNKNOWN: return "unknown-recipient";
-	default: return "pending";
-	}
-}
-
 static void
 print_json(lg_cli *cli, const char *rules_path, guint nfiles, const lg_message *msg,
            GPtrArray *results)
@@ -129,7 +117,7 @@ print_json(lg_cli *cli, const char *rules_path, guint nfiles, const lg_message *
 		g_string_append(out, "\"recipient\": ");
 		cli_json_string(out, r->recipient);
 		g_string_append(out, ", \"outcome\": ");
-		cli_json_string(out, outcome_word(r->status));
+		cli_json_string(out, lg_rcpt_status_name(r->status));
 		g_string_append(out, ", \"decided_by\": ");
 		cli_json_string(out, r->decided_by);
 		g_string_append(out, ", \"lead_status\": ");
