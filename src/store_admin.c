@@ -154,6 +154,46 @@ lg_store_spam_list(lg_store *st, lg_table **out, GError **error)
 }
 
 gboolean
+lg_store_user_add(lg_store *st, const char *email, const char *role, const char *name, GError **error)
+{
+	g_autofree char *e = lg_addr_normalize(email);
+	if (e == NULL)
+		return bad_address("user", email, error);
+	if (!lg_store_begin(st, error))
+		return FALSE;
+	/* adding a removed user again brings them back */
+	gboolean ok = store_exec(st, "INSERT INTO users (email, name, role) VALUES (?, ?, ?) "
+	                         "ON CONFLICT (email) DO UPDATE SET name = coalesce(excluded.name, users.name), "
+	                         "role = excluded.role, removed_at = NULL", "sss", NULL, error, e, name, role);
+	return finish(st, ok, error);
+}
+
+gboolean
+lg_store_user_remove(lg_store *st, const char *email, GError **error)
+{
+	g_autofree char *e = lg_addr_normalize(email);
+	if (e == NULL)
+		return bad_address("user", email, error);
+	if (!lg_store_begin(st, error))
+		return FALSE;
+	gint64 n = 0;
+	gboolean ok = store_exec(st, "UPDATE users SET removed_at = " NOW ", sync_enabled = 0 WHERE email = ? AND removed_at IS NULL",
+	                         "s", &n, error, e);
+	if (ok && n == 0) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "no user %s", e);
+		ok = FALSE;
+	}
+	return finish(st, ok, error);
+}
+
+gboolean
+lg_store_user_list(lg_store *st, lg_table **out, GError **error)
+{
+	return store_query_table(st, "SELECT email, name, role, sync_enabled, created_at FROM users "
+	                         "WHERE removed_at IS NULL ORDER BY email", "", out, error);
+}
+
+gboolean
 lg_store_lead_list(lg_store *st, const char *status, gboolean hidden, lg_table **out, GError **error)
 {
 	return store_query_table(st,

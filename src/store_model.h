@@ -117,6 +117,9 @@ gboolean lg_store_contact_add(lg_store *st, const char *email, const char *name,
 gboolean lg_store_spam_add(lg_store *st, const char *pattern, gint64 lead_id, GError **error);
 gboolean lg_store_spam_remove(lg_store *st, const char *pattern, GError **error);
 gboolean lg_store_spam_list(lg_store *st, lg_table **out, GError **error);
+gboolean lg_store_user_add(lg_store *st, const char *email, const char *role, const char *name, GError **error);
+gboolean lg_store_user_remove(lg_store *st, const char *email, GError **error);
+gboolean lg_store_user_list(lg_store *st, lg_table **out, GError **error);
 gboolean lg_store_lead_list(lg_store *st, const char *status, gboolean hidden, lg_table **out, GError **error);
 gboolean lg_store_lead_show(lg_store *st, gint64 id, lg_table **out, GError **error);
 gboolean lg_store_lead_set_spam(lg_store *st, gint64 id, gboolean spam, GError **error);

@@ -80,5 +80,6 @@ int cmd_ticket(lg_cli *cli, int argc, char **argv);
 int cmd_replay(lg_cli *cli, int argc, char **argv);
 int cmd_rules(lg_cli *cli, int argc, char **argv);   /* rules check | rules test */
 int cmd_config(lg_cli *cli, int argc, char **argv);  /* config check | config defaults */
+int cmd_user(lg_cli *cli, int argc, char **argv);
 
 #endif

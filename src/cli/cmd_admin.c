@@ -116,6 +116,41 @@ cmd_spam(lg_cli *cli, int argc, char **argv)
 }
 
 int
+cmd_user(lg_cli *cli, int argc, char **argv)
+{
+	g_autofree char *role = NULL, *name = NULL;
+	GOptionEntry entries[] = {
+		{ "role", 0, 0, G_OPTION_ARG_STRING, &role, "admin, tech, sales, marketing or manager", "R" },
+		{ "name", 0, 0, G_OPTION_ARG_STRING, &name, "display name", "N" },
+		{ NULL }
+	};
+	int prc = 0;
+	if (!cli_parse_options(&argc, &argv, entries, "add EMAIL --role R | remove EMAIL | list", &prc))
+		return prc;
+	gboolean add = argc == 3 && strcmp(argv[1], "add") == 0;
+	gboolean remove = argc == 3 && strcmp(argv[1], "remove") == 0;
+	gboolean list = argc == 2 && strcmp(argv[1], "list") == 0;
+	if (!add && !remove && !list)
+		return cli_usage("usage: user add EMAIL --role R [--name N] | user remove EMAIL | user list");
+	static const char *const roles[] = { "admin", "tech", "sales", "marketing", "manager", NULL };
+	if (add && (role == NULL || !g_strv_contains(roles, role)))
+		return cli_usage("--role must be one of admin, tech, sales, marketing, manager");
+	OPEN_STORE(st, rc);
+	g_autoptr(GError) err = NULL;
+	if (list) {
+		g_autoptr(lg_table) t = NULL;
+		if (!lg_store_user_list(st, &t, &err))
+			return cli_error(err);
+		cli_print_table(cli, t);
+		return 0;
+	}
+	if (!(add ? lg_store_user_add(st, argv[2], role, name, &err) : lg_store_user_remove(st, argv[2], &err)))
+		return cli_error(err);
+	printf("user %s %s\n", argv[2], add ? "added" : "removed");
+	return 0;
+}
+
+int
 cmd_config(lg_cli *cli, int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "defaults") == 0) {

@@ -30,6 +30,7 @@ static const command commands[] = {
 	{ "spam", cmd_spam, "the spam list: add, remove, list" },
 	{ "lead", cmd_lead, "leads: list, show, spam, unspam, convert, assign, set" },
 	{ "ticket", cmd_ticket, "tickets: list, show" },
+	{ "user", cmd_user, "users (techs, sales reps): add, remove, list" },
 	{ "replay", cmd_replay, "run stored or quarantined messages through the chain again" },
 	{ "config", cmd_config, "configuration: check, defaults" },
 };

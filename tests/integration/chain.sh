@@ -314,6 +314,14 @@ lg ingest --rcpt support@example.test "$f" >/dev/null
 is "$(last status),$(last decided_by)" "lost,spam" "marking a lead spam blocks its sender"
 check "lead unspam" lg lead unspam "$id"
 is "$(sqlq "select count(*) from spam_senders where pattern='eve@five.example'")" 0 "unspam lifts the block"
+check "user add" lg user add Rep@Example.test --role sales --name "Rep"
+check_not "user add with a bad role fails" lg user add x@example.test --role boss
+check "lead assign" lg lead assign "$id" rep@example.test
+is "$(sqlq "select assigned_to from v_leads where id=$id")" "rep@example.test" "assigned lead shows in v_leads"
+is "$(sqlq "select count(*) from events where event='lead.assigned' and lead_id=$id")" 1 "lead.assigned event"
+check_not "assigning to an unknown user fails" lg lead assign "$id" nobody@example.test
+check "user remove" lg user remove rep@example.test
+check_not "a removed user cannot be assigned" lg lead assign "$id" rep@example.test
 check_not "lead show of a missing lead fails" lg lead show 99999
 check "ticket show" lg ticket show "$tk"
 check "lead list --json" sh -c "\"$LEADGATE\" -c \"$T/leadgate.conf\" --json lead list | python3 -c 'import json,sys; json.load(sys.stdin)'"
