@@ -21,12 +21,14 @@ if [ -x "$SMTP_SOURCE" ]; then
 	src_pid=$!
 	lg_track "$src_pid"
 fi
+: > "$T/ack1"
+: > "$T/ack1"
 "$BLAST" -p "$LMTPD_PORT" -n $N -s 10 -t fault -a "$T/ack1" -r support@example.test \
 	-r sales@example.test > "$T/blast1.out" &
 blast_pid=$!
 lg_track "$blast_pid"
 for i in $(seq 1 600); do
-	[ "$(wc -l < "$T/ack1" 2>/dev/null || echo 0)" -ge 200 ] && break
+	[ "$(wc -l < "$T/ack1")" -ge 200 ] && break
 	sleep 0.02
 done
 kill -9 "$LMTPD_PID"
