@@ -292,8 +292,8 @@ lat_percentile(const GArray *sorted, double p)
 int
 main(int argc, char **argv)
 {
-	const char *host = "127.0.0.1", *port = NULL, *file = NULL;
-	const char *sender = "from@example.test", *rcpt = "user@example.test";
+	/* GOption hands over newly allocated strings: all of them are ours */
+	g_autofree char *host = NULL, *port = NULL, *file = NULL, *sender = NULL, *rcpt = NULL;
 	int sessions = 1, count = 100, timeout_s = 60;
 	GOptionEntry entries[] = {
 		{ "host", 'H', 0, G_OPTION_ARG_STRING, &host, "server address (127.0.0.1)", "ADDR" },
@@ -315,6 +315,13 @@ main(int argc, char **argv)
 		        : "need -p PORT -F FILE, 1 <= -c <= 1000, -n >= 1, -T >= 1");
 		return 2;
 	}
+
+	if (host == NULL)
+		host = g_strdup("127.0.0.1");
+	if (sender == NULL)
+		sender = g_strdup("from@example.test");
+	if (rcpt == NULL)
+		rcpt = g_strdup("user@example.test");
 
 	g_autoptr(GArray) token_at = g_array_new(FALSE, FALSE, sizeof(gsize));
 	g_autoptr(GByteArray) body = lat_load(file, token_at, &error);

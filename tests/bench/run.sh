@@ -161,7 +161,8 @@ ensure_packages() {
 # --- helpers --------------------------------------------------------------
 now() { echo "$EPOCHREALTIME"; }
 # fcalc EXPR: float arithmetic with awk
-fcalc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+# (the parentheses keep awk from reading ">" as an output redirection)
+fcalc() { awk "BEGIN { printf \"%.6f\", ($1) }"; }
 # median VALUES...: median of the numeric values ("n/a" ignored; none -> n/a)
 median() {
 	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '
@@ -435,7 +436,9 @@ print_machine() {
 	model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 	echo "machine: $(nproc) cores (${model:-unknown CPU}), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r)"
 	echo "disk:    scratch $S on $dev ($fstype, rotational=$rota)"
+	echo "load:    1-minute load average $load_start at the start, $(loadavg) now"
 }
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 print_table() {
 	printf '\n%-28s %12s %12s %8s %-24s %s\n' metric leadgate reference ratio target met
@@ -454,6 +457,10 @@ chmod 755 "$S"
 mkdir -p "$(dirname "$CSV")"
 start_time=$(now)
 
+load_start=$(loadavg)
+if [ "$(fcalc "$load_start > 0.5 * $(nproc)")" = 1.000000 ]; then
+	warn "the machine is busy (load average $load_start on $(nproc) cores): absolute figures will be low; the ratios of one run still compare"
+fi
 ensure_packages
 print_machine
 have_leadgate || warn "no $LMTPD (build it first): leadgate figures are n/a"
@@ -499,31 +506,35 @@ for r in $(seq "$ROUNDS"); do
 done
 lmtpd_stop
 
-# 2: parse ceiling (one process per core, and one process with a thread per core)
-parse_proc="n/a" parse_thr="n/a" parse_us="n/a"
-if [ -x "$BIN/bench-parse" ]; then
-	ncores=$(nproc)
-	ppids=()
-	for i in $(seq "$ncores"); do
-		timeout 60 "$BIN/bench-parse" "$S/msg-4k.eml" 2 1 > "$S/parse.$i" 2>&1 &
-		ppids+=($!)
-	done
-	for p in "${ppids[@]}"; do wait "$p"; done   # never a bare wait: the daemons are children too
-	parse_proc=$(awk '$1 == "parse_msgs_per_s" { s += $2 } END { if (NR) print s; else print "n/a" }' "$S"/parse.*)
-	parse_us=$(median $(awk '$1 == "parse_msgs_per_s" { print $6 }' "$S"/parse.*))
-	parse_thr=$(timeout 60 "$BIN/bench-parse" "$S/msg-4k.eml" 2 "$ncores" | awk '{ print $2 }')
-	log "parse 4k: $parse_us us/parse, $parse_proc/s on $ncores processes, $parse_thr/s on $ncores threads"
-fi
-
-# 2: SQLite durable commits in the scratch folder
-sq1="n/a" sq20="n/a"
-if [ -x "$BIN/bench-sqlite" ]; then
-	sync
-	out=$(timeout 120 "$BIN/bench-sqlite" "$S" 2)
-	sq1=$(awk '$1 == "sqlite_commits_per_s_1row" { print $2 }' <<< "$out")
-	sq20=$(awk '$1 == "sqlite_rows_per_s_20rows" { print $2 }' <<< "$out")
-	log "sqlite: ${sq1:-n/a} commits/s at 1 row, ${sq20:-n/a} rows/s at 20 rows per commit"
-fi
+# 2: the parse ceiling (one process per core; and one process with a thread
+# per core) and the SQLite durable-commit ceiling in the scratch folder, once
+# per round like the rest, so that a busy moment of the machine shows in one
+# round only.
+ncores=$(nproc)
+parse_procs=() parse_thrs=() parse_uss=() sq1s=() sq20s=()
+for r in $(seq "$ROUNDS"); do
+	if [ -x "$BIN/bench-parse" ]; then
+		ppids=()
+		for i in $(seq "$ncores"); do
+			timeout 60 "$BIN/bench-parse" "$S/msg-4k.eml" 1.5 1 > "$S/parse.$i" 2>&1 &
+			ppids+=($!)
+		done
+		for p in "${ppids[@]}"; do wait "$p"; done   # never a bare wait: the daemons are children too
+		parse_procs+=("$(awk '$1 == "parse_msgs_per_s" { s += $2; n++ } END { print n ? s : "n/a" }' "$S"/parse.*)")
+		parse_uss+=("$(median $(awk '$1 == "parse_msgs_per_s" { print $6 }' "$S"/parse.*))")
+		parse_thrs+=("$(timeout 60 "$BIN/bench-parse" "$S/msg-4k.eml" 1.5 "$ncores" | awk '{ print $2 }')")
+		log "round $r/$ROUNDS: parse 4k: ${parse_uss[-1]} us/parse, ${parse_procs[-1]}/s on $ncores processes, ${parse_thrs[-1]}/s on $ncores threads"
+	fi
+	if [ -x "$BIN/bench-sqlite" ]; then
+		sync
+		out=$(timeout 120 "$BIN/bench-sqlite" "$S" 1.5)
+		sq1s+=("$(awk '$1 == "sqlite_commits_per_s_1row" { print $2 }' <<< "$out")")
+		sq20s+=("$(awk '$1 == "sqlite_rows_per_s_20rows" { print $2 }' <<< "$out")")
+		log "round $r/$ROUNDS: sqlite: ${sq1s[-1]} commits/s at 1 row, ${sq20s[-1]} rows/s at 20 rows per commit"
+	fi
+done
+parse_proc=$(median "${parse_procs[@]}") parse_thr=$(median "${parse_thrs[@]}")
+parse_us=$(median "${parse_uss[@]}") sq1=$(median "${sq1s[@]}") sq20=$(median "${sq20s[@]}")
 
 # 4: peak RSS receiving a 50 MB message
 rss_idle="n/a" rss_peak="n/a" big_s="n/a"
