@@ -69,9 +69,10 @@ CREATE TABLE spam_senders (
 CREATE TABLE raw_messages (
 	sha256     TEXT PRIMARY KEY CHECK (length(sha256) = 64),
 	size       INTEGER NOT NULL CHECK (size >= 0),
-	data       BLOB,                            -- NULL once purged
 	created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-	purged_at  TEXT
+	purged_at  TEXT,
+	-- last, so that zeroblob() stays lazy and the bytes stream in (blob I/O)
+	data       BLOB                             -- NULL once purged
 );
 
 -- every message leadgate has seen, once per direction and content

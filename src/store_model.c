@@ -33,9 +33,13 @@ lg_store_raw_put(lg_store *st, lg_raw *raw, GError **error)
 		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_INVALID, "message of %" G_GINT64_FORMAT " bytes is too large to store", size);
 		return FALSE;
 	}
-	if (!store_exec(st, "INSERT INTO raw_messages (sha256, size, data) VALUES (?, ?, zeroblob(?)) "
-	                "ON CONFLICT (sha256) DO UPDATE SET data = zeroblob(excluded.size), purged_at = NULL",
-	                "sii", NULL, error, sha, size, size))
+	/* A plain INSERT keeps zeroblob() lazy; an UPSERT would make SQLite
+	 * build the whole blob in memory. A purged copy is filled again. */
+	gboolean ok = found ? store_exec(st, "UPDATE raw_messages SET data = zeroblob(?), purged_at = NULL WHERE sha256 = ?",
+	                                 "is", NULL, error, size, sha)
+	                    : store_exec(st, "INSERT INTO raw_messages (sha256, size, data) VALUES (?, ?, zeroblob(?))",
+	                                 "sii", NULL, error, sha, size, size);
+	if (!ok)
 		return FALSE;
 	gint64 rowid = 0;
 	if (!store_get_int(st, "SELECT rowid FROM raw_messages WHERE sha256 = ?", "s", &rowid, NULL, error, sha))
