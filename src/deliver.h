@@ -30,6 +30,7 @@
 #define LG_DELIVER_H
 
 #include <glib.h>
+#include "lg.h"
 #include "config.h"
 #include "envelope.h"
 #include "message.h"
