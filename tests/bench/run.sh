@@ -436,9 +436,18 @@ print_machine() {
 	model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 	echo "machine: $(nproc) cores (${model:-unknown CPU}), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r)"
 	echo "disk:    scratch $S on $dev ($fstype, rotational=$rota)"
-	echo "load:    1-minute load average $load_start at the start, $(loadavg) now"
+	echo "load:    CPU ${busy_start}% busy before the bench (others' work), 1-minute load average $(loadavg) now"
 }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# cpu_busy: how busy (%) all cores were over the next second
+cpu_busy() {
+	local a b
+	a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
+		printf "%.0f", busy + idle > 0 ? 100 * busy / (busy + idle) : 0 }'
+}
 
 print_table() {
 	printf '\n%-28s %12s %12s %8s %-24s %s\n' metric leadgate reference ratio target met
@@ -457,9 +466,9 @@ chmod 755 "$S"
 mkdir -p "$(dirname "$CSV")"
 start_time=$(now)
 
-load_start=$(loadavg)
-if [ "$(fcalc "$load_start > 0.5 * $(nproc)")" = 1.000000 ]; then
-	warn "the machine is busy (load average $load_start on $(nproc) cores): absolute figures will be low; the ratios of one run still compare"
+busy_start=$(cpu_busy)
+if [ "$busy_start" -gt 25 ]; then
+	warn "the machine was ${busy_start}% busy before the bench: absolute figures will be low; the ratios of one run still compare"
 fi
 ensure_packages
 print_machine
