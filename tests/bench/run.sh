@@ -446,7 +446,7 @@ cpu_busy() {
 	sleep 1
 	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
 	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
-		printf "%.0f", busy + idle > 0 ? 100 * busy / (busy + idle) : 0 }'
+		printf "%.0f", (busy + idle > 0 ? 100 * busy / (busy + idle) : 0) }'
 }
 
 print_table() {
