@@ -530,6 +530,7 @@ for r in $(seq "$ROUNDS"); do
 		done
 		for p in "${ppids[@]}"; do wait "$p"; done   # never a bare wait: the daemons are children too
 		parse_procs+=("$(awk '$1 == "parse_msgs_per_s" { s += $2; n++ } END { print n ? s : "n/a" }' "$S"/parse.*)")
+		# shellcheck disable=SC2046 # one word per figure
 		parse_uss+=("$(median $(awk '$1 == "parse_msgs_per_s" { print $6 }' "$S"/parse.*))")
 		parse_thrs+=("$(timeout 60 "$BIN/bench-parse" "$S/msg-4k.eml" 1.5 "$ncores" | awk '{ print $2 }')")
 		log "round $r/$ROUNDS: parse 4k: ${parse_uss[-1]} us/parse, ${parse_procs[-1]}/s on $ncores processes, ${parse_thrs[-1]}/s on $ncores threads"
