@@ -22,6 +22,16 @@ has_bad_chars(const char *s)
 	return FALSE;
 }
 
+/* TRUE when a label of @domain is IDNA-encoded ("xn--", any case). */
+static gboolean
+has_ace_label(const char *domain)
+{
+	for (const char *l = domain; l; l = strchr(l, '.') ? strchr(l, '.') + 1 : NULL)
+		if (g_ascii_strncasecmp(l, "xn--", 4) == 0)
+			return TRUE;
+	return FALSE;
+}
+
 char *
 lg_addr_normalize(const char *raw)
 {
@@ -58,6 +68,18 @@ lg_addr_normalize(const char *raw)
 	if (dl == 0 || domain[0] == '.' || strstr(domain, "..") != NULL)
 		return NULL;
 
+	/* the common case, plain ASCII without IDNA labels, needs no Unicode work */
+	gboolean ascii = TRUE;
+	for (const char *c = local; *c && ascii; c++)
+		ascii = (unsigned char) *c < 0x80;
+	for (const char *c = domain; *c && ascii; c++)
+		ascii = (unsigned char) *c < 0x80;
+	if (ascii && domain[0] != '[' && !has_ace_label(domain)) {
+		char *r = g_strconcat(local, "@", domain, NULL);
+		for (char *c = r; *c; c++)
+			*c = g_ascii_tolower(*c);
+		return r;
+	}
 	g_autofree char *local_l = g_utf8_strdown(local, -1);
 	g_autofree char *dom_u = NULL;
 	if (domain[0] == '[') {

@@ -315,8 +315,13 @@ static char *
 header_decode(parse_ctx *ctx, GMimeHeader *h, gsize max)
 {
 	const char *raw = g_mime_header_get_raw_value(h);
-	if (raw == NULL || strstr(raw, "=?") == NULL)
+	if (raw == NULL)
 		return clean_text(ctx->msg, g_mime_header_get_value(h), max);
+	/* without encoded words, decoding is unfolding, which clean_text does
+	 * (8-bit text included); GMime's decoder costs more than the rest of
+	 * the header handling together */
+	if (strstr(raw, "=?") == NULL)
+		return clean_text(ctx->msg, raw, max);
 	g_autofree char *joined = rfc2047_join_adjacent(raw);
 	g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
 	g_autofree char *dec = g_mime_utils_header_decode_text(ctx->popts, unfolded);

@@ -23,6 +23,7 @@ test_address_normalize(void)
 		{ "  <a@b.example.>  ", "a@b.example" },
 		{ "user@xn--bcher-kva.example", "user@bücher.example" },
 		{ "user@BÜCHER.example", "user@bücher.example" },
+		{ "User@Mail.XN--BCHER-KVA.example", "user@mail.bücher.example" },
 		{ "José@Example.org", "josé@example.org" },
 		{ "<@relay.example:u@d.example>", "u@d.example" },
 		{ "a+tag@d.example", "a+tag@d.example" },
