@@ -596,6 +596,14 @@ if [ -x "$BIN/bench-rules" ]; then
 else
 	warn "no $BIN/bench-rules: the rules figure is n/a"
 fi
+# the core alone: CPU per message of parse + chain + commit, no network
+# (tests/bench/bench-core.c): how much of leadgate-lmtpd's cost is its own
+core_us="n/a"
+if [ -x "$BIN/bench-core" ]; then
+	core_us=$(timeout 120 "$BIN/bench-core" "$S/msg-4k.eml" "$S/core.db" 3000 5 2> "$S/core.err" | awk '$1 == "core_us_per_msg" { print $2 }')
+	[ -n "$core_us" ] || { warn "bench-core printed no figure: $(head -2 "$S/core.err" | tr '\n' ' ')"; core_us="n/a"; }
+	rm -f "$S"/core.db*
+fi
 # 6: milter overhead: no row until leadgate-milter exists (issue 6).
 
 # --- rows -------------------------------------------------------------------
@@ -636,6 +644,7 @@ done
 row rss_50mb_peak_vs_idle_mb "$rss_peak" "$rss_idle" "<=idle+32MB" le_plus 32
 row rss_50mb_receive_s "$big_s" "-" "-" none
 row rules_1000_median_us "$rules_us" "-" "<1000us" lt 1000
+row core_cpu_us_per_msg_4k "$core_us" "-" "-" none
 
 # --- output -----------------------------------------------------------------
 {
