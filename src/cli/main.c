@@ -48,7 +48,8 @@ int
 main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
-	char *config = NULL, *database = NULL;
+	g_autofree char *config = NULL;
+	g_autofree char *database = NULL;
 	gboolean json = FALSE, version = FALSE;
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "configuration file", "FILE" },
@@ -97,7 +98,5 @@ main(int argc, char **argv)
 	lg_message_init();
 	int rc = cmd->fn(&cli, argc - 1, argv + 1);
 	lg_config_unref(cli.cfg);
-	g_free(config);
-	g_free(database);
 	return rc;
 }
