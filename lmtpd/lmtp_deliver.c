@@ -34,11 +34,13 @@
 #include <string.h>
 
 #include "lmtpd.h"
+#include "lmtp_loop.h"
 
 typedef struct {
 	lg_delivery *d;        /* borrowed from the session, which waits */
 	lmtpd_conf *conf;      /* borrowed likewise */
 	GError *error;         /* set when the delivery failed */
+	lmtp_co *co;           /* its session's coroutine, or NULL (a thread) */
 	gboolean done;
 } lmtp_job;
 
@@ -156,8 +158,12 @@ writer_main(gpointer unused)
 		g_mutex_lock(&w.lock);
 		w.batches++;
 		w.deliveries += batch->len;
-		for (guint i = 0; i < batch->len; i++)
-			((lmtp_job *)g_ptr_array_index(batch, i))->done = TRUE;
+		for (guint i = 0; i < batch->len; i++) {
+			lmtp_job *j = g_ptr_array_index(batch, i);
+			j->done = TRUE;
+			if (j->co != NULL)
+				lmtp_loop_wake_co(j->co);
+		}
 		g_cond_broadcast(&w.finished);
 		g_mutex_unlock(&w.lock);
 	}
@@ -194,9 +200,16 @@ lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, GError **error)
 {
 	lmtp_job job = { .d = d, .conf = conf };
 
+	job.co = lmtp_loop_current();
 	g_mutex_lock(&w.lock);
 	g_queue_push_tail(&w.queue, &job);
 	g_cond_signal(&w.queued);
+	if (job.co != NULL) {
+		/* on the event loop: the loop serves others until the writer wakes us */
+		g_mutex_unlock(&w.lock);
+		lmtp_loop_wait_wakeup();
+		g_mutex_lock(&w.lock);
+	}
 	while (!job.done)
 		g_cond_wait(&w.finished, &w.lock);
 	g_mutex_unlock(&w.lock);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lmtp_io.h"
+#include "lmtp_loop.h"
 
 struct lmtp_io {
 	int in_fd;
@@ -82,6 +83,25 @@ io_wait(lmtp_io *io, int fd, short events, gboolean stoppable)
 	gint64 deadline = io->timeout > 0 ?
 		g_get_monotonic_time() + (gint64)io->timeout * G_USEC_PER_SEC : 0;
 
+	if (lmtp_loop_current() != NULL) {
+		/* on the event loop: yield until ready; no polling in slices */
+		gboolean can_stop = stoppable && io->stop != NULL;
+		for (;;) {
+			if (can_stop && io->stop(io->stop_data))
+				return LMTP_IO_STOP;
+			switch (lmtp_loop_wait_fd(fd, events, deadline, can_stop)) {
+			case LMTP_LOOP_READY:
+				return LMTP_IO_OK;
+			case LMTP_LOOP_TIMEOUT:
+				return LMTP_IO_TIMEOUT;
+			case LMTP_LOOP_STOP:
+				if (io->stop(io->stop_data))
+					return LMTP_IO_STOP;
+				can_stop = FALSE;   /* mid-transaction: finish it */
+				break;
+			}
+		}
+	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
 		int r;

@@ -10,12 +10,15 @@
  *     lmtp_io.c       buffered, timed reads and writes on one file descriptor
  *     lmtp_session.c  one LMTP session: the command table LHLO..QUIT, DATA and
  *                     BDAT, one reply per recipient
+ *     lmtp_loop.c     the event loop: sessions as coroutines on epoll
  *     lmtp_deliver.c  the single writer thread: group commit of deliveries
  *
- *   Threads: the main thread accepts; each connection has its own session
- *   thread (synchronous code, its own read-only use of the store for RCPT
- *   checks); one writer thread owns the write connection to the store and
- *   commits the deliveries that the sessions queue, many per transaction.
+ *   Threads: the main thread runs the event loop; every connection is a
+ *   coroutine on it running the synchronous session code (with its own
+ *   read-only use of the store for RCPT checks), which yields wherever it
+ *   would block. One writer thread owns the write connection to the store
+ *   and commits the deliveries that the sessions queue, many per
+ *   transaction. So GMime only ever runs in the main thread.
  *
  * CONFIGURATION SNAPSHOTS
  *   The config and the rules loaded together form an lmtpd_conf. It is never
