@@ -7,8 +7,8 @@
  *   lmtp_commands[], check its preconditions, call its handler. Replies are
  *   queued and written before the next read that would block (pipelining).
  *   After DATA or BDAT LAST the message goes through the core library
- *   (lg_delivery_parse here, lg_delivery_apply in the writer thread) and the
- *   session answers once per accepted recipient, in RCPT order.
+ *   (lg_delivery_parse and lg_delivery_apply, both in the writer thread) and
+ *   the session answers once per accepted recipient, in RCPT order.
  *
  * STATES
  *   greeting -> [LHLO] -> ready -> MAIL -> RCPT... -> DATA | BDAT... LAST
@@ -596,14 +596,12 @@ session_deliver(lmtp_session *s, lmtp_sink *k)
 	env->queue_id = g_strdup(s->xforward[XF_IDENT]);
 
 	d = lg_delivery_new(g_steal_pointer(&k->raw), env);
-	if (!lg_delivery_parse(d, cfg, &error)) {
-		lmtpd_warn(s->sid, "message from <%s>: %s", s->sender, error->message);
-		if (error->domain == LG_MESSAGE_ERROR && error->code == LG_MESSAGE_ERROR_EMPTY)
-			reply_all(s, "554 5.6.0", "Message is empty");
-		else
-			reply_all(s, "451 4.3.0", "Temporary internal error");
+	if (lg_raw_size(lg_delivery_raw(d)) == 0) {
+		lmtpd_warn(s->sid, "message from <%s>: the message is empty", s->sender);
+		reply_all(s, "554 5.6.0", "Message is empty");
 		goto out;
 	}
+	/* the writer thread parses it (lmtp_deliver.c), then commits it */
 	if (!lmtp_deliver_commit(d, s->conf, &error)) {
 		lmtpd_warn(s->sid, "deferred: message from <%s> to %u recipient(s): %s",
 		           s->sender, s->rcpts->len, error->message);

@@ -18,7 +18,8 @@
  *   read-only use of the store for RCPT checks), which yields wherever it
  *   would block. One writer thread owns the write connection to the store
  *   and commits the deliveries that the sessions queue, many per
- *   transaction. So GMime only ever runs in the main thread.
+ *   transaction; it also parses them first, so GMime only ever runs in
+ *   the writer thread.
  *
  * CONFIGURATION SNAPSHOTS
  *   The config and the rules loaded together form an lmtpd_conf. It is never
