@@ -164,7 +164,7 @@ lg_store_open(const char *path, guint flags, int busy_timeout_ms, GError **error
 			goto fail;
 		}
 	}
-	if (!exec_script(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+	if (!exec_script(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
 	                 "cannot configure the database", error))
 		goto fail;
 	if ((flags & LG_STORE_MIGRATE) && !st->readonly && !migrate(st, error))
