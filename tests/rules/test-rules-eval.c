@@ -33,18 +33,6 @@ t_addr(const char *email, const char *name)
 }
 
 static void
-t_addr_free(gpointer p)
-{
-	lg_address *a = p;
-
-	if (a == NULL)
-		return;
-	g_free(a->email);
-	g_free(a->name);
-	g_free(a);
-}
-
-static void
 t_header_free(gpointer p)
 {
 	lg_header *h = p;
@@ -70,8 +58,8 @@ t_msg_new(void)
 	lg_message *m = g_new0(lg_message, 1);
 
 	m->headers = g_ptr_array_new_with_free_func(t_header_free);
-	m->to = g_ptr_array_new_with_free_func(t_addr_free);
-	m->cc = g_ptr_array_new_with_free_func(t_addr_free);
+	m->to = g_ptr_array_new_with_free_func((GDestroyNotify) lg_address_free);
+	m->cc = g_ptr_array_new_with_free_func((GDestroyNotify) lg_address_free);
 	m->subject = g_strdup("");
 	m->body_text = g_strdup("");
 	return m;
@@ -83,9 +71,9 @@ t_msg_free(lg_message *m)
 	g_ptr_array_unref(m->headers);
 	g_ptr_array_unref(m->to);
 	g_ptr_array_unref(m->cc);
-	t_addr_free(m->from);
-	t_addr_free(m->reply_to);
-	t_addr_free(m->sender_hdr);
+	lg_address_free(m->from);
+	lg_address_free(m->reply_to);
+	lg_address_free(m->sender_hdr);
 	g_free(m->subject);
 	g_free(m->body_text);
 	g_free(m);
