@@ -26,6 +26,7 @@ struct lg_raw {
 	GMimeStream *stream;  /* after finish */
 	char sha256[65];
 	gboolean finished;
+	gboolean pending_cr;  /* the last byte written was a CR, held back */
 };
 
 lg_raw *
@@ -80,10 +81,39 @@ spill(lg_raw *raw, GError **error)
 	return TRUE;
 }
 
+static gboolean raw_store(lg_raw *raw, const guint8 *data, gsize len, GError **error);
+
 gboolean
 lg_raw_write(lg_raw *raw, const void *data, gsize len, GError **error)
 {
 	g_return_val_if_fail(!raw->finished, FALSE);
+	const guint8 *p = data, *end = p + len;
+	if (len == 0)
+		return TRUE;
+	if (raw->pending_cr && *p != '\n' && !raw_store(raw, (const guint8 *) "\r", 1, error))
+		return FALSE;
+	raw->pending_cr = FALSE;
+	/* store runs between CRs; drop a CR before LF, hold one at the end */
+	while (p < end) {
+		const guint8 *cr = memchr(p, '\r', (gsize) (end - p));
+		if (cr == NULL)
+			return raw_store(raw, p, (gsize) (end - p), error);
+		if (!raw_store(raw, p, (gsize) (cr - p), error))
+			return FALSE;
+		if (cr + 1 == end) {
+			raw->pending_cr = TRUE;
+			return TRUE;
+		}
+		if (cr[1] != '\n' && !raw_store(raw, cr, 1, error))
+			return FALSE;
+		p = cr + 1;
+	}
+	return TRUE;
+}
+
+static gboolean
+raw_store(lg_raw *raw, const guint8 *data, gsize len, GError **error)
+{
 	if (len == 0)
 		return TRUE;
 	g_checksum_update(raw->sum, data, (gssize) len);
@@ -101,6 +131,11 @@ lg_raw_finish(lg_raw *raw, GError **error)
 {
 	if (raw->finished)
 		return TRUE;
+	if (raw->pending_cr) {
+		raw->pending_cr = FALSE;
+		if (!raw_store(raw, (const guint8 *) "\r", 1, error))
+			return FALSE;
+	}
 	g_strlcpy(raw->sha256, g_checksum_get_string(raw->sum), sizeof raw->sha256);
 	if (raw->fd >= 0) {
 		if (lseek(raw->fd, 0, SEEK_SET) < 0) {

@@ -44,6 +44,14 @@ out=$(lg ingest --rcpt support@example.test "$f")
 like "$out" "duplicate" "duplicate delivery is reported"
 is "$(count leads)/$(count tickets)/$(count messages)/$(count events)" "$before" "duplicate changes nothing"
 
+# the same message with CRLF line endings (from a file, or pipe(8)) and with
+# LF (as lmtpd stores it) is one message: the second delivery is a duplicate
+sed 's/$/\r/' "$f" > "$T/crlf.eml"
+before="$(count leads)/$(count messages)"
+out=$(lg ingest --rcpt support@example.test "$T/crlf.eml")
+like "$out" "duplicate" "CRLF and LF copies of a message are one delivery"
+is "$(count leads)/$(count messages)" "$before" "  ... and record nothing new"
+
 # one message to two mailboxes: one lead each, one ticket
 f=$(mk "Bo <bo@two.example>" "To both")
 lg ingest --rcpt support@example.test --rcpt support2@example.test "$f" >/dev/null

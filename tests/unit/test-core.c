@@ -156,6 +156,26 @@ test_raw_spill(void)
 	g_assert_cmpint(got[0], ==, 'a');
 }
 
+static void
+test_raw_line_endings(void)
+{
+	/* CRLF, split across writes anywhere, is stored as LF; a lone CR stays */
+	static const char *const pieces[] = { "Subject: a\r", "\nX: b\r\n\r", "\nbody\rmore\r\n", "end\r" };
+	g_autoptr(lg_raw) raw = lg_raw_new(NULL, 0);
+	for (guint i = 0; i < G_N_ELEMENTS(pieces); i++)
+		g_assert_true(lg_raw_write(raw, pieces[i], strlen(pieces[i]), NULL));
+	g_assert_true(lg_raw_finish(raw, NULL));
+	const char *want = "Subject: a\nX: b\n\nbody\rmore\nend\r";
+	g_assert_cmpint(lg_raw_size(raw), ==, (gint64) strlen(want));
+	char got[64] = { 0 };
+	GMimeStream *s = lg_raw_stream(raw);
+	g_mime_stream_reset(s);
+	g_assert_cmpint(g_mime_stream_read(s, got, sizeof got - 1), ==, (gssize) strlen(want));
+	g_assert_cmpstr(got, ==, want);
+	g_autoptr(lg_raw) lf = lg_raw_new_from_data(want, strlen(want));
+	g_assert_cmpstr(lg_raw_sha256(raw), ==, lg_raw_sha256(lf));
+}
+
 static lg_message *
 parse(const char *text)
 {
@@ -193,7 +213,7 @@ test_message_headers(void)
 	g_assert_cmpint(m->references->len, ==, 2);
 	g_assert_cmpstr(m->references->pdata[0], ==, "root@x.example");
 	g_assert_cmpstr(m->date_iso, ==, "2024-11-18T09:00:00.000Z");
-	g_assert_cmpstr(m->body_text, ==, "body\r\n");
+	g_assert_cmpstr(m->body_text, ==, "body\n");   /* stored with LF line endings */
 	g_assert_cmpint(m->auto_flags, ==, 0);
 }
 
@@ -317,6 +337,7 @@ main(int argc, char **argv)
 	g_test_add_func("/ref/make-verify", test_ref);
 	g_test_add_func("/config/load", test_config);
 	g_test_add_func("/raw/spill", test_raw_spill);
+	g_test_add_func("/raw/line-endings", test_raw_line_endings);
 	g_test_add_func("/message/headers", test_message_headers);
 	g_test_add_func("/message/mime", test_message_mime);
 	g_test_add_func("/message/automatic", test_message_automatic);
