@@ -20,7 +20,7 @@
  * MESSAGE BYTES
  *   DATA: lines are dot-unstuffed; a line "." ends the message. CRLF and a
  *   bare LF both end a line. BDAT: exactly the announced bytes, no
- *   unstuffing. In both cases CRLF is stored as LF (so the same message
+ *   unstuffing. In both cases lg_raw stores CRLF as LF (so the same message
  *   sent either way has the same content hash and is a duplicate), and
  *   nothing is added to the message: no Received or Return-Path header,
  *   which would make every re-delivery differ. The envelope travels beside
@@ -49,14 +49,13 @@
 #define LMTP_LINE_MAX   2048   /* longest command line (RFC 5321 asks 512) */
 #define LMTP_MAX_ERRORS 20     /* protocol errors before we hang up */
 
-/* --- message sink: bytes -> lg_raw, CRLF -> LF, size limit ------------ */
+/* --- message sink: bytes -> lg_raw (staged), size limit ---------------- */
 
 typedef struct {
 	lg_raw *raw;           /* NULL once too big or failed */
 	gint64 size;           /* bytes stored so far */
 	gint64 limit;          /* max_message_size; 0 = none */
 	gboolean too_big;
-	gboolean pending_cr;   /* a CR ended the last piece */
 	GError *error;         /* lg_raw_write failed */
 	gsize staged;
 	char stage[16384];
@@ -70,7 +69,6 @@ sink_init(lmtp_sink *k, const lg_config *cfg)
 	k->size = 0;
 	k->limit = cfg->max_message_size;
 	k->too_big = FALSE;
-	k->pending_cr = FALSE;
 	k->error = NULL;
 	k->staged = 0;
 }
@@ -116,41 +114,18 @@ sink_emit(lmtp_sink *k, const char *p, gsize n)
 	}
 }
 
-/* Stores @n bytes, turning every CRLF into LF (also across pieces). */
+/* Stores @n bytes as they came; lg_raw turns CRLF into LF. The size limit
+ * counts what the client sent, CRLF as two bytes, as SIZE (RFC 1870) does. */
 static void
 sink_put(lmtp_sink *k, const char *p, gsize n)
 {
-	if (n > 0 && k->pending_cr) {
-		k->pending_cr = FALSE;
-		if (p[0] != '\n')
-			sink_emit(k, "\r", 1);
-	}
-	while (n > 0) {
-		const char *cr = memchr(p, '\r', n);
-		gsize run;
-
-		if (cr == NULL) {
-			sink_emit(k, p, n);
-			return;
-		}
-		run = (gsize)(cr - p);
-		sink_emit(k, p, run);
-		p += run + 1;
-		n -= run + 1;
-		if (n == 0)
-			k->pending_cr = TRUE;
-		else if (p[0] != '\n')
-			sink_emit(k, "\r", 1);
-	}
+	sink_emit(k, p, n);
 }
 
 /* Ends the message: TRUE when k->raw holds a finished copy. */
 static gboolean
 sink_finish(lmtp_sink *k)
 {
-	if (k->pending_cr)
-		sink_emit(k, "\r", 1);
-	k->pending_cr = FALSE;
 	sink_flush(k);
 	if (k->raw != NULL && !lg_raw_finish(k->raw, &k->error))
 		g_clear_pointer(&k->raw, lg_raw_free);
