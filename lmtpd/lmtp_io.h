@@ -7,8 +7,9 @@
  *   does not grow with line or message length) and collects replies in an
  *   output buffer that is written out before the reader blocks: that is all
  *   RFC 2920 pipelining asks of a server. Every wait is bounded by the
- *   current timeout; while the session is idle, a stop check (shutdown) is
- *   polled once a second.
+ *   current timeout. On the daemon's event loop a wait yields to the loop
+ *   (lmtp_loop.c), which ends it at shutdown; elsewhere (-S) it polls, and
+ *   checks the stop function once a second.
  *
  *   Pointers returned by lmtp_io_read_line() and lmtp_io_peek() are
  *   borrowed: they point into the buffer and are valid until the next read
