@@ -142,6 +142,7 @@ lg_store_open(const char *path, guint flags, int busy_timeout_ms, GError **error
 	st->path = g_strdup(path);
 	st->readonly = (flags & LG_STORE_READONLY) != 0;
 	st->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stmt_finalize);
+	st->settings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	int oflags = SQLITE_OPEN_NOMUTEX | (st->readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
 	int rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
@@ -193,6 +194,7 @@ lg_store_close(lg_store *st)
 	if (st == NULL)
 		return;
 	g_hash_table_destroy(st->stmts);   /* finalizes statements before close */
+	g_hash_table_destroy(st->settings);
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	g_free(st->path);

@@ -22,6 +22,7 @@ struct lg_store {
 	sqlite3 *db;
 	char *path;
 	GHashTable *stmts;   /* SQL text -> sqlite3_stmt* */
+	GHashTable *settings;/* settings rows read so far (only migrations change them) */
 	gboolean readonly;
 };
 

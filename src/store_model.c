@@ -385,7 +385,17 @@ lg_store_recent_events(lg_store *st, const char *sender, int window, gint64 *n_r
 gboolean
 lg_store_setting(lg_store *st, const char *key, char **value_r, GError **error)
 {
-	return store_get_text(st, "SELECT value FROM settings WHERE key = ?", "s", value_r, error, key);
+	/* read once per connection: every delivery asks for ref_key */
+	const char *cached = g_hash_table_lookup(st->settings, key);
+	if (cached != NULL) {
+		*value_r = g_strdup(cached);
+		return TRUE;
+	}
+	if (!store_get_text(st, "SELECT value FROM settings WHERE key = ?", "s", value_r, error, key))
+		return FALSE;
+	if (*value_r != NULL)
+		g_hash_table_insert(st->settings, g_strdup(key), g_strdup(*value_r));
+	return TRUE;
 }
 
 /* ---- writes for the chain ---------------------------------------------- */
