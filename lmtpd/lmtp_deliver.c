@@ -19,6 +19,19 @@
  *   batches grow by themselves, and a lone delivery is committed at once,
  *   without waiting for company.
  *
+ * DURABILITY, PIPELINED
+ *   The fsync is not done by the writer: its connection commits with
+ *   synchronous=NORMAL (lg_store_defer_sync) and hands the batch to a
+ *   second thread, the syncer, which runs fdatasync on the WAL and only
+ *   then wakes the sessions. The writer meanwhile parses and applies the
+ *   next batch, so the CPU work of one batch overlaps the disk wait of the
+ *   one before, and one fdatasync covers every batch committed before it
+ *   began. A session still answers 250 only after a sync that covers its
+ *   commit has succeeded. If a sync fails, its deliveries answer 451 (the
+ *   client retries; a retry of a message already written is a duplicate,
+ *   not a second lead) and the writer goes back to synchronous commits,
+ *   since a WAL that missed a sync cannot vouch for later ones.
+ *
  * FAILURES
  *   If begin, an apply or the commit fails, the transaction is rolled back
  *   and every delivery of the batch is reset: none of them has any record.
@@ -43,6 +56,7 @@ typedef struct {
 	lmtpd_conf *conf;      /* borrowed likewise */
 	GError *error;         /* set when the delivery failed */
 	lmtp_co *co;           /* its session's coroutine, or NULL (a thread) */
+	lg_walsync *ws;        /* committed, durable after a sync of this */
 	gboolean done;
 } lmtp_job;
 
@@ -54,8 +68,15 @@ static struct {
 	GThread *thread;
 	gboolean stop;
 	lg_store *st;          /* owned by the writer thread */
+	lg_walsync *ws;        /* w.st's deferred sync, or NULL: synchronous */
+	gboolean sync_broken;  /* a sync failed: no more deferred syncs */
+	GThread *syncer;
+	GCond to_sync;         /* the syncer waits on it */
+	GPtrArray *pending;    /* lmtp_job*: batches done, not yet synced */
+	gboolean syncer_stop;
 	guint64 batches;
 	guint64 deliveries;
+	guint64 syncs;
 } w;
 
 static gboolean
@@ -75,6 +96,13 @@ error_is_environmental(const GError *error)
 	}
 }
 
+static void
+writer_close(void)
+{
+	g_clear_pointer(&w.ws, lg_walsync_unref);
+	g_clear_pointer(&w.st, lg_store_close);
+}
+
 /* One transaction over @n jobs. On failure nothing of them is written and
  * their results are reset. */
 static gboolean
@@ -83,9 +111,15 @@ batch_try(lmtp_job **jobs, guint n, GError **error)
 	const lg_config *cfg = jobs[0]->conf->cfg;
 
 	if (w.st == NULL) {
+		GError *e = NULL;
+
 		w.st = lg_store_open(lmtpd.db_path, 0, cfg->busy_timeout_ms, error);
 		if (w.st == NULL)
 			return FALSE;
+		if (!w.sync_broken && (w.ws = lg_store_defer_sync(w.st, &e)) == NULL) {
+			lmtpd_warn("-", "commits stay synchronous: %s", e->message);
+			g_error_free(e);
+		}
 	}
 	if (!lg_store_begin(w.st, error))
 		goto fail;
@@ -104,7 +138,7 @@ fail:
 		lg_delivery_reset(jobs[i]->d);
 	if ((*error)->domain == LG_STORE_ERROR &&
 	    ((*error)->code == LG_STORE_ERROR_IO || (*error)->code == LG_STORE_ERROR_CORRUPT))
-		g_clear_pointer(&w.st, lg_store_close);
+		writer_close();
 	return FALSE;
 }
 
@@ -134,6 +168,66 @@ batch_run(lmtp_job **jobs, guint n)
 			lmtpd_warn("-", "delivery failed alone: %s", jobs[i]->error->message);
 }
 
+/* The syncer: makes what the writer committed durable, then wakes. */
+static gpointer
+syncer_main(gpointer unused)
+{
+	GPtrArray *jobs = g_ptr_array_new();
+
+	for (;;) {
+		g_mutex_lock(&w.lock);
+		while (w.pending->len == 0 && !w.syncer_stop)
+			g_cond_wait(&w.to_sync, &w.lock);
+		if (w.pending->len == 0) {
+			g_mutex_unlock(&w.lock);
+			break;
+		}
+		/* everything pending was committed before this sync begins */
+		GPtrArray *t = jobs;
+		jobs = w.pending;
+		w.pending = t;
+		g_mutex_unlock(&w.lock);
+
+		lg_walsync *synced = NULL, *failed = NULL;
+		GError *error = NULL;
+
+		for (guint i = 0; i < jobs->len; i++) {
+			lmtp_job *j = g_ptr_array_index(jobs, i);
+
+			if (j->ws == NULL || j->ws == synced || j->ws == failed)
+				continue;
+			if (lg_walsync_sync(j->ws, &error)) {
+				synced = j->ws;   /* almost always the only one */
+				w.syncs++;
+			} else {
+				lmtpd_warn("-", "%s: the deliveries it covers answer 451, "
+				            "and commits are synchronous from now on", error->message);
+				failed = j->ws;
+				g_mutex_lock(&w.lock);
+				w.sync_broken = TRUE;
+				g_mutex_unlock(&w.lock);
+			}
+		}
+		g_mutex_lock(&w.lock);
+		for (guint i = 0; i < jobs->len; i++) {
+			lmtp_job *j = g_ptr_array_index(jobs, i);
+
+			if (j->ws != NULL && j->ws == failed && j->error == NULL)
+				j->error = g_error_copy(error);
+			g_clear_pointer(&j->ws, lg_walsync_unref);
+			j->done = TRUE;
+			if (j->co != NULL)
+				lmtp_loop_wake_co(j->co);
+		}
+		g_cond_broadcast(&w.finished);
+		g_mutex_unlock(&w.lock);
+		g_ptr_array_set_size(jobs, 0);
+		g_clear_error(&error);
+	}
+	g_ptr_array_unref(jobs);
+	return NULL;
+}
+
 static gpointer
 writer_main(gpointer unused)
 {
@@ -154,7 +248,11 @@ writer_main(gpointer unused)
 		g_ptr_array_set_size(batch, 0);
 		while (batch->len < max && !g_queue_is_empty(&w.queue))
 			g_ptr_array_add(batch, g_queue_pop_head(&w.queue));
+		gboolean broken = w.sync_broken;
 		g_mutex_unlock(&w.lock);
+
+		if (broken && w.ws != NULL)
+			writer_close();   /* the WAL missed a sync: from now on COMMIT syncs itself */
 
 		/* Parse here, before the transaction: GMime then runs in this one
 		 * thread, while the event loop keeps to the protocol (measured with
@@ -173,24 +271,29 @@ writer_main(gpointer unused)
 			}
 			if (kept > 0)
 				batch_run((lmtp_job **)batch->pdata, kept);
+			/* the parsed messages were allocated here: free them here */
+			for (guint i = 0; i < kept; i++)
+				lg_delivery_trim(((lmtp_job *)batch->pdata[i])->d);
 			for (guint i = 0; i < failed->len; i++)
 				batch->pdata[kept + i] = failed->pdata[i];
 			g_ptr_array_set_size(failed, 0);
 		}
 
+		/* to the syncer, which wakes the sessions once it is durable */
 		g_mutex_lock(&w.lock);
 		w.batches++;
 		w.deliveries += batch->len;
 		for (guint i = 0; i < batch->len; i++) {
 			lmtp_job *j = g_ptr_array_index(batch, i);
-			j->done = TRUE;
-			if (j->co != NULL)
-				lmtp_loop_wake_co(j->co);
+
+			if (j->error == NULL && w.ws != NULL)
+				j->ws = lg_walsync_ref(w.ws);
+			g_ptr_array_add(w.pending, j);
 		}
-		g_cond_broadcast(&w.finished);
+		g_cond_signal(&w.to_sync);
 		g_mutex_unlock(&w.lock);
 	}
-	g_clear_pointer(&w.st, lg_store_close);
+	writer_close();
 	g_ptr_array_unref(batch);
 	g_ptr_array_unref(failed);
 	return NULL;
@@ -199,24 +302,42 @@ writer_main(gpointer unused)
 gboolean
 lmtp_deliver_start(GError **error)
 {
-	w.stop = FALSE;
+	w.stop = w.syncer_stop = FALSE;
+	if (w.pending == NULL)
+		w.pending = g_ptr_array_new();
+	w.syncer = g_thread_try_new("lmtpd-syncer", syncer_main, NULL, error);
+	if (w.syncer == NULL)
+		return FALSE;
 	w.thread = g_thread_try_new("lmtpd-writer", writer_main, NULL, error);
-	return w.thread != NULL;
+	if (w.thread == NULL) {
+		lmtp_deliver_stop();
+		return FALSE;
+	}
+	return TRUE;
 }
 
 void
 lmtp_deliver_stop(void)
 {
-	if (w.thread == NULL)
-		return;
-	g_mutex_lock(&w.lock);
-	w.stop = TRUE;
-	g_cond_signal(&w.queued);
-	g_mutex_unlock(&w.lock);
-	g_thread_join(w.thread);
-	w.thread = NULL;
-	lmtpd_info("-", "writer: %" G_GUINT64_FORMAT " deliveries in %" G_GUINT64_FORMAT
-	           " commits", w.deliveries, w.batches);
+	if (w.thread != NULL) {
+		g_mutex_lock(&w.lock);
+		w.stop = TRUE;
+		g_cond_signal(&w.queued);
+		g_mutex_unlock(&w.lock);
+		g_thread_join(w.thread);
+		w.thread = NULL;
+		lmtpd_info("-", "writer: %" G_GUINT64_FORMAT " deliveries in %" G_GUINT64_FORMAT
+		           " commits, %" G_GUINT64_FORMAT " syncs", w.deliveries, w.batches, w.syncs);
+	}
+	if (w.syncer != NULL) {
+		/* after the writer: what it committed last is synced before this returns */
+		g_mutex_lock(&w.lock);
+		w.syncer_stop = TRUE;
+		g_cond_signal(&w.to_sync);
+		g_mutex_unlock(&w.lock);
+		g_thread_join(w.syncer);
+		w.syncer = NULL;
+	}
 }
 
 gboolean

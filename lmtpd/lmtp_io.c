@@ -186,14 +186,29 @@ io_fill(lmtp_io *io)
 	}
 	if (io->end >= LMTP_IO_BUFSIZE)
 		return LMTP_IO_OK;   /* full: the caller works on what is there */
-	s = io_wait(io, io->in_fd, POLLIN, TRUE);
-	if (s != LMTP_IO_OK)
-		return s;
-	do
+	/* On the event loop the socket is non-blocking and registered once,
+	 * edge-triggered: read first, and wait only when it has nothing (a
+	 * client that pipelines costs no wait at all). Elsewhere (stdin) wait
+	 * first, so the stop check and the timeout keep working. */
+	if (lmtp_loop_current() == NULL) {
+		s = io_wait(io, io->in_fd, POLLIN, TRUE);
+		if (s != LMTP_IO_OK)
+			return s;
+	} else if (io->stop != NULL && io->stop(io->stop_data)) {
+		return LMTP_IO_STOP;
+	}
+	for (;;) {
 		n = read(io->in_fd, io->buf + io->end, LMTP_IO_BUFSIZE - io->end);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return LMTP_IO_ERROR;
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if ((errno != EAGAIN && errno != EWOULDBLOCK) || lmtp_loop_current() == NULL)
+			return LMTP_IO_ERROR;
+		s = io_wait(io, io->in_fd, POLLIN, TRUE);
+		if (s != LMTP_IO_OK)
+			return s;
+	}
 	if (n == 0) {
 		io->eof = TRUE;
 		return LMTP_IO_EOF;

@@ -6,10 +6,23 @@
  *   Each accepted connection gets a coroutine (ucontext, its own stack with
  *   a guard page) that runs lmtp_session_run(). lmtp_io's waits and the
  *   commit wait call back here and swap to the loop; the loop resumes a
- *   coroutine when its socket is ready (epoll, one-shot), its deadline has
- *   passed, the writer thread has woken it (an eventfd and a locked list),
- *   or the daemon stops. Everything but the writer runs in one thread, so
- *   no locks are needed for the coroutine lists.
+ *   coroutine when its socket is ready, its deadline has passed, the writer
+ *   thread has woken it (an eventfd and a locked list), or the daemon stops.
+ *   Everything but the writer runs in one thread, so no locks are needed
+ *   for the coroutine lists.
+ *
+ *   A session's socket is registered with epoll once, edge-triggered, for
+ *   both directions: no epoll_ctl per wait. Edges that come while the
+ *   coroutine is not waiting for them are kept in co->ready, so a wait for
+ *   a readiness already signalled returns at once (the caller then tries
+ *   its read or write, and waits again if that finds nothing).
+ *
+ *   A coroutine is entered the first time with setcontext() and from then
+ *   on with _setjmp/_longjmp between its stack and the loop's: swapcontext
+ *   saves and restores the signal mask, a system call on every switch,
+ *   which none of ours needs (the mask is the same everywhere). glibc's
+ *   fortified longjmp refuses to jump to another stack, so this file is
+ *   built without _FORTIFY_SOURCE.
  *
  *   Under AddressSanitizer every switch is announced with
  *   __sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber, so
@@ -21,8 +34,11 @@
  *   2. Only the loop thread touches coroutines; other threads only append
  *      to woken_list (under woken_lock) and write the eventfd.
  */
+/* before any header: see SUMMARY (jumps between stacks) */
+#undef _FORTIFY_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -44,13 +60,15 @@
 typedef enum { CO_RUNNING, CO_WAIT_FD, CO_WAIT_WAKE, CO_DONE } co_state;
 
 struct lmtp_co {
-	ucontext_t ctx;
+	jmp_buf jb;                /* where it yielded */
+	ucontext_t ctx;            /* its first entry */
+	gboolean started;
 	void *map;                 /* stack mapping, guard page first */
 	size_t map_len;
 	co_state state;
-	int fd;                    /* CO_WAIT_FD: the fd armed */
-	gboolean fd_added;         /* fd known to epoll */
-	int armed_fd;
+	int reg_fd;                /* registered with epoll (edge-triggered), or -1 */
+	guint32 ready;             /* edges seen on reg_fd, not yet consumed */
+	guint32 want;              /* CO_WAIT_FD: the events it waits for */
 	gint64 deadline;           /* 0: none */
 	gboolean stoppable;
 	lmtp_loop_wake wake;       /* why it was resumed */
@@ -63,7 +81,9 @@ struct lmtp_co {
 static struct {
 	int ep;
 	int evfd;
-	ucontext_t main_ctx;
+	jmp_buf main_jb;
+	struct epoll_event evs[64];  /* from the last epoll_wait */
+	int nevs;
 	GPtrArray *cos;            /* every live coroutine */
 	lmtp_loop_session_fn session_fn;
 	gboolean stopping;
@@ -92,10 +112,16 @@ switch_to_co(lmtp_co *co)
 #ifdef LG_ASAN
 	void *fake = NULL;
 	__sanitizer_start_switch_fiber(&fake, (char *) co->map + getpagesize(), co->map_len - getpagesize());
-	swapcontext(&L.main_ctx, &co->ctx);
+#endif
+	if (_setjmp(L.main_jb) == 0) {
+		if (co->started)
+			_longjmp(co->jb, 1);
+		co->started = TRUE;
+		setcontext(&co->ctx);
+		g_error("setcontext: %s", g_strerror(errno));
+	}
+#ifdef LG_ASAN
 	__sanitizer_finish_switch_fiber(fake, &L.main_stack_bottom, &L.main_stack_size);
-#else
-	swapcontext(&L.main_ctx, &co->ctx);
 #endif
 	current = NULL;
 }
@@ -106,10 +132,11 @@ yield_to_loop(lmtp_co *co)
 #ifdef LG_ASAN
 	__sanitizer_start_switch_fiber(co->state == CO_DONE ? NULL : &co->fake_stack,
 	                               L.main_stack_bottom, L.main_stack_size);
-	swapcontext(&co->ctx, &L.main_ctx);
+#endif
+	if (_setjmp(co->jb) == 0)
+		_longjmp(L.main_jb, 1);
+#ifdef LG_ASAN
 	__sanitizer_finish_switch_fiber(co->fake_stack, NULL, NULL);
-#else
-	swapcontext(&co->ctx, &L.main_ctx);
 #endif
 }
 
@@ -146,7 +173,7 @@ co_new(int fd, char *peer)
 	makecontext(&co->ctx, co_entry, 0);
 	co->conn_fd = fd;
 	co->peer = peer;
-	co->armed_fd = -1;
+	co->reg_fd = -1;
 	co->state = CO_RUNNING;
 	return co;
 }
@@ -154,8 +181,12 @@ co_new(int fd, char *peer)
 static void
 co_free(lmtp_co *co)
 {
-	if (co->fd_added)
-		epoll_ctl(L.ep, EPOLL_CTL_DEL, co->armed_fd, NULL);
+	if (co->reg_fd >= 0)
+		epoll_ctl(L.ep, EPOLL_CTL_DEL, co->reg_fd, NULL);   /* EBADF if closed: fine */
+	/* events of this epoll_wait not yet handled must not reach it */
+	for (int i = 0; i < L.nevs; i++)
+		if (L.evs[i].data.ptr == co)
+			L.evs[i].data.u64 = 0;
 	munmap(co->map, co->map_len);
 	g_free(co->peer);
 	g_free(co);
@@ -183,24 +214,28 @@ lmtp_loop_wait_fd(int fd, short events, gint64 deadline, gboolean stoppable)
 	g_assert(co != NULL);
 	if (stoppable && L.stopping)
 		return LMTP_LOOP_STOP;
-	struct epoll_event ev = {
-		.events = EPOLLONESHOT | ((events & POLLIN) ? EPOLLIN | EPOLLRDHUP : 0) | ((events & POLLOUT) ? EPOLLOUT : 0),
-		.data.ptr = co,
-	};
-	int op = EPOLL_CTL_MOD;
-	if (co->fd_added && co->armed_fd != fd) {
-		epoll_ctl(L.ep, EPOLL_CTL_DEL, co->armed_fd, NULL);
-		co->fd_added = FALSE;
+	if (co->reg_fd != fd) {
+		struct epoll_event ev = {
+			.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+			.data.ptr = co,
+		};
+		if (co->reg_fd >= 0)
+			epoll_ctl(L.ep, EPOLL_CTL_DEL, co->reg_fd, NULL);
+		co->reg_fd = -1;
+		co->ready = 0;
+		if (epoll_ctl(L.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			/* not pollable by epoll (a regular file): it is always ready */
+			return LMTP_LOOP_READY;
+		}
+		co->reg_fd = fd;   /* ADD reports what is ready already */
 	}
-	if (!co->fd_added)
-		op = EPOLL_CTL_ADD;
-	if (epoll_ctl(L.ep, op, fd, &ev) < 0) {
-		/* not pollable by epoll (a regular file): it is always ready */
+	guint32 want = EPOLLHUP | EPOLLERR |
+		((events & POLLIN) ? EPOLLIN | EPOLLRDHUP : 0) | ((events & POLLOUT) ? EPOLLOUT : 0);
+	if ((co->ready & want) != 0) {
+		co->ready &= ~want;
 		return LMTP_LOOP_READY;
 	}
-	co->fd_added = TRUE;
-	co->armed_fd = fd;
-	co->fd = fd;
+	co->want = want;
 	co->deadline = deadline;
 	co->stoppable = stoppable;
 	co->state = CO_WAIT_FD;
@@ -306,20 +341,23 @@ lmtp_loop_run(const int *listen_fds, guint n, int signal_fd,
 	epoll_ctl(L.ep, EPOLL_CTL_ADD, L.evfd, &ev);
 
 	gint64 drain_end = 0;
-	struct epoll_event evs[64];
+	struct epoll_event *evs = L.evs;
 	for (;;) {
 		int timeout = run_timers();
 		if (L.stopping && (L.cos->len == 0 || g_get_monotonic_time() > drain_end))
 			break;
-		int k = epoll_wait(L.ep, evs, G_N_ELEMENTS(evs), timeout);
+		int k = epoll_wait(L.ep, evs, G_N_ELEMENTS(L.evs), timeout);
 		if (k < 0 && errno != EINTR) {
 			lmtpd_warn("-", "epoll_wait: %s", g_strerror(errno));
 			g_usleep(100000);
 			continue;
 		}
+		L.nevs = MAX(k, 0);
 		for (int i = 0; i < k; i++) {
 			guint64 tag = evs[i].data.u64;
-			if (tag == (guint64) TAG_SIGNAL) {
+			if (tag == 0) {
+				continue;   /* its coroutine has finished */
+			} else if (tag == (guint64) TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 				if (read(signal_fd, &si, sizeof si) == (ssize_t) sizeof si && !signal_fn((int) si.ssi_signo) && !L.stopping) {
 					L.stopping = TRUE;
@@ -345,10 +383,14 @@ lmtp_loop_run(const int *listen_fds, guint n, int signal_fd,
 				}
 			} else {
 				lmtp_co *co = evs[i].data.ptr;
-				if (co->state == CO_WAIT_FD)
+				co->ready |= evs[i].events;
+				if (co->state == CO_WAIT_FD && (co->ready & co->want) != 0) {
+					co->ready &= ~co->want;
 					resume(co, LMTP_LOOP_READY);
+				}
 			}
 		}
+		L.nevs = 0;
 	}
 	if (L.cos->len > 0)
 		lmtpd_warn("-", "%u session(s) still running at exit", L.cos->len);

@@ -491,9 +491,11 @@ cmd_rcpt(lmtp_session *s, char *args)
 		lmtp_io_reply(s->io, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (s->st == NULL)
+	/* a connection of its own only when RCPT needs the mailboxes table */
+	if (s->st == NULL && lg_rcpt_needs_store(cfg))
 		s->st = lg_store_open(lmtpd.db_path, 0, cfg->busy_timeout_ms, &error);
-	if (s->st == NULL || !lg_rcpt_accepts(s->st, cfg, addr, &known, &error)) {
+	if ((s->st == NULL && lg_rcpt_needs_store(cfg)) ||
+	    !lg_rcpt_accepts(s->st, cfg, addr, &known, &error)) {
 		lmtpd_warn(s->sid, "rcpt <%s>: %s", addr, error != NULL ? error->message : "store");
 		g_clear_pointer(&s->st, lg_store_close);
 		lmtp_io_reply(s->io, "451 4.3.0 <%s> Temporary internal error", addr);

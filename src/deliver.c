@@ -19,6 +19,7 @@ struct lg_delivery {
 	lg_raw *raw;
 	lg_envelope *env;
 	lg_message *msg;
+	char *message_id;     /* kept by lg_delivery_trim() for the log line */
 	GPtrArray *results;   /* lg_rcpt_result* */
 	gint64 started;       /* monotonic µs */
 };
@@ -164,6 +165,12 @@ lg_deliver_dry_run(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_
 }
 
 gboolean
+lg_rcpt_needs_store(const lg_config *cfg)
+{
+	return g_strcmp0(cfg->catch_all, "none") == 0;
+}
+
+gboolean
 lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt, gboolean *known, GError **error)
 {
 	gint64 id;
@@ -172,6 +179,10 @@ lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt, gboolean *
 	*known = FALSE;
 	if (canon == NULL)
 		return TRUE;
+	if (!lg_rcpt_needs_store(cfg)) {
+		*known = TRUE;   /* the catch-all takes every address: nothing to look up */
+		return TRUE;
+	}
 	if (!lg_store_mailbox_lookup(st, canon, &id, &mode, error))
 		return FALSE;
 	*known = mode != NULL || g_strcmp0(cfg->catch_all, "none") != 0;
@@ -227,7 +238,8 @@ lg_rcpt_result_format(const lg_delivery *d, const lg_rcpt_result *r)
 	if (d->env->queue_id)
 		g_string_append_printf(s, "%s: ", d->env->queue_id);
 	g_string_append_printf(s, "message-id=<%s> from=<%s> to=<%s> outcome=%s",
-	                       d->msg && d->msg->message_id ? d->msg->message_id : "",
+	                       d->msg && d->msg->message_id ? d->msg->message_id :
+	                       d->message_id ? d->message_id : "",
 	                       d->env->sender, r->recipient, lg_rcpt_status_name(r->status));
 	if (r->lead_id)
 		g_string_append_printf(s, " lead=%" G_GINT64_FORMAT, r->lead_id);
@@ -242,6 +254,19 @@ lg_rcpt_result_format(const lg_delivery *d, const lg_rcpt_result *r)
 }
 
 void
+lg_delivery_trim(lg_delivery *d)
+{
+	if (d->msg != NULL) {
+		d->message_id = g_strdup(d->msg->message_id);
+		g_clear_pointer(&d->msg, lg_message_free);
+	}
+	for (guint i = 0; i < d->results->len; i++) {
+		lg_rcpt_result *r = d->results->pdata[i];
+		g_clear_pointer(&r->trace, g_ptr_array_unref);
+	}
+}
+
+void
 lg_delivery_free(lg_delivery *d)
 {
 	if (d == NULL)
@@ -249,6 +274,7 @@ lg_delivery_free(lg_delivery *d)
 	lg_raw_free(d->raw);
 	lg_envelope_free(d->env);
 	lg_message_free(d->msg);
+	g_free(d->message_id);
 	g_ptr_array_unref(d->results);
 	g_free(d);
 }

@@ -77,6 +77,12 @@ const lg_envelope *lg_delivery_envelope(lg_delivery *d);
 lg_raw *lg_delivery_raw(lg_delivery *d);
 /* Elapsed time in ms since lg_delivery_new (for the log line). */
 gint64 lg_delivery_elapsed_ms(lg_delivery *d);
+/* Frees what only the parser and the chain needed: the parsed message and
+ * the results' trace lines. The results and the Message-ID (for
+ * lg_rcpt_result_format) stay. Not to be parsed or applied again after.
+ * leadgate-lmtpd's writer calls it, so that this memory is freed by the
+ * thread that allocated it. */
+void lg_delivery_trim(lg_delivery *d);
 void lg_delivery_free(lg_delivery *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_delivery, lg_delivery_free)
 
@@ -90,7 +96,10 @@ gboolean lg_deliver_dry_run(lg_delivery *d, lg_store *st, const lg_config *cfg,
                             const lg_rules *rules, GError **error);
 
 /* RCPT-time check: is @rcpt a mailbox leadgate accepts (or covered by the
- * catch-all)? Sets *@known. Store errors are temporary. */
+ * catch-all)? Sets *@known. Store errors are temporary. Only with
+ * catch_all = none does it read the store (lg_rcpt_needs_store); @st may
+ * be NULL otherwise. */
+gboolean lg_rcpt_needs_store(const lg_config *cfg);
 gboolean lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt,
                          gboolean *known, GError **error);
 

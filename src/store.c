@@ -12,9 +12,25 @@
  *
  * INVARIANTS
  *   1. Every cached statement is reset (store_done) before the next use.
- *   2. A commit that returned TRUE is durable (WAL + synchronous=FULL).
+ *   2. A commit that returned TRUE is durable (WAL + synchronous=FULL),
+ *      unless lg_store_defer_sync() moved durability to lg_walsync_sync().
  *   3. Rollback is always safe to call, in or out of a transaction.
+ *
+ * DEFERRED SYNC
+ *   In WAL mode a transaction is durable once its WAL frames are on disk:
+ *   recovery replays the longest run of frames whose checksums chain from
+ *   the header, up to the last commit frame in it. With synchronous=NORMAL
+ *   COMMIT only write()s the frames; fdatasync() of the WAL file, from any
+ *   descriptor of it, then makes all of them durable at once, header
+ *   included. A checkpoint syncs the WAL itself before copying frames into
+ *   the database and syncs the database before the WAL may restart, so
+ *   frames are never overwritten before they are durable somewhere. The
+ *   WAL file keeps its inode while any connection is open, and the
+ *   handle's connection stays open as long as the writer uses it.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "config.h"
 #include <stdarg.h>
 #include <string.h>
@@ -186,6 +202,90 @@ lg_store_open(const char *path, guint flags, int busy_timeout_ms, GError **error
 fail:
 	lg_store_close(st);
 	return NULL;
+}
+
+struct lg_walsync {
+	int fd;           /* the WAL file, read-only: fdatasync needs no more */
+	char *path;
+	gint failed;      /* atomic: a sync failed; later ones cannot vouch */
+};
+
+lg_walsync *
+lg_store_defer_sync(lg_store *st, GError **error)
+{
+	g_return_val_if_fail(!st->readonly, NULL);
+	/* a read makes sure the WAL file exists before we open it */
+	int v = lg_store_schema_version(st);
+	if (v < 0 || !exec_script(st, "PRAGMA synchronous=NORMAL", "cannot configure the database", error))
+		return NULL;
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(st->db, "main"));
+	int fd = wal ? open(wal, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		int e = errno;
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_IO, "cannot open the WAL file %s: %s",
+		            wal ? wal : "(none)", g_strerror(e));
+		exec_script(st, "PRAGMA synchronous=FULL", "", NULL);
+		return NULL;
+	}
+	/* SQLite syncs the directory only when it syncs a new WAL: do it here */
+	g_autofree char *dir = g_path_get_dirname(wal);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void) fsync(dfd);
+		close(dfd);
+	}
+	lg_walsync *ws = g_atomic_rc_box_new0(lg_walsync);
+	ws->fd = fd;
+	ws->path = g_strdup(wal);
+	return ws;
+}
+
+gboolean
+lg_walsync_sync(lg_walsync *ws, GError **error)
+{
+	/* After a failed fdatasync the kernel may have dropped the pages it
+	 * could not write and reports the error once: a later success would
+	 * not mean that the frames before it are on disk. */
+	if (g_atomic_int_get(&ws->failed)) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_IO, "an earlier sync of %s failed", ws->path);
+		return FALSE;
+	}
+	if (lg_fault_injected("sync")) {
+		g_atomic_int_set(&ws->failed, 1);
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_IO, "injected sync failure");
+		return FALSE;
+	}
+	while (fdatasync(ws->fd) < 0) {
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		g_atomic_int_set(&ws->failed, 1);
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_IO, "cannot sync %s: %s",
+		            ws->path, g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+lg_walsync *
+lg_walsync_ref(lg_walsync *ws)
+{
+	return g_atomic_rc_box_acquire(ws);
+}
+
+static void
+walsync_clear(gpointer p)
+{
+	lg_walsync *ws = p;
+	close(ws->fd);
+	g_free(ws->path);
+}
+
+void
+lg_walsync_unref(lg_walsync *ws)
+{
+	if (ws != NULL)
+		g_atomic_rc_box_release_full(ws, walsync_clear);
 }
 
 void

@@ -47,6 +47,23 @@ gboolean lg_store_begin(lg_store *st, GError **error);
 gboolean lg_store_commit(lg_store *st, GError **error);
 void lg_store_rollback(lg_store *st);
 gboolean lg_store_in_transaction(lg_store *st);
+/* Deferred durability, for a writer that batches its own syncs
+ * (leadgate-lmtpd): after lg_store_defer_sync(), COMMIT on @st writes the
+ * WAL without waiting for the disk (synchronous=NORMAL), and
+ * lg_walsync_sync() on the returned handle makes every transaction that
+ * COMMIT had finished before the call durable (fdatasync of the WAL file).
+ * The handle is reference-counted and may be used from another thread
+ * while @st goes on writing; it never touches the connection. Nothing
+ * committed this way may be reported as stored before a sync succeeded.
+ * A sync error is LG_STORE_ERROR_IO; what it covered may be lost, and
+ * every later sync of the handle fails too (make a new connection). */
+typedef struct lg_walsync lg_walsync;
+lg_walsync *lg_store_defer_sync(lg_store *st, GError **error);
+gboolean lg_walsync_sync(lg_walsync *ws, GError **error);
+lg_walsync *lg_walsync_ref(lg_walsync *ws);
+void lg_walsync_unref(lg_walsync *ws);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_walsync, lg_walsync_unref)
+
 /* Named savepoints inside a transaction. */
 gboolean lg_store_savepoint(lg_store *st, const char *name, GError **error);
 gboolean lg_store_release(lg_store *st, const char *name, GError **error);

@@ -1,6 +1,7 @@
 # tests/lmtp/storefault.sh - the store cannot take a message: the database is
 # write-locked by another process -> 451 4.3.0, never 250 or 5xx, nothing
-# partial; once the lock is gone the same delivery succeeds, once. And a
+# partial; once the lock is gone the same delivery succeeds, once. A WAL
+# sync that fails (injected) answers 451 and doubles nothing on retry. And a
 # chain failure (injected) quarantines and accepts.
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
@@ -50,6 +51,36 @@ out=$(session)
 like "$out" 'Ok: duplicate' "sent again: 250, a duplicate"
 is "$(leads_per_msgid | grep '^locked@')" "locked@customer.test|2" "... nothing doubled"
 lmtpd_stop
+
+# The writer commits without fsync and a second thread syncs the WAL before
+# any 250. A failed sync (injected) answers 451 for what it covered; commits
+# are synchronous from then on, and the retry is a duplicate, not a double.
+LEADGATE_FAULT_INJECT=sync lmtpd_start
+syncfail() {
+	lmtp_tcp <<EOF
+LHLO client.test
+MAIL FROM:<kim@customer.test>
+RCPT TO:<support@example.test>
+DATA
+From: Kim <kim@customer.test>
+Subject: sync $1
+Message-ID: <sync-$1@customer.test>
+
+Is it on disk?
+.
+QUIT
+EOF
+}
+out=$(syncfail 1)
+is "$(codes <<<"$out")" "220 250 250 250 354 451 221" "failed WAL sync: 451, never 250"
+like "$(cat "$LMTPD_LOG")" 'injected sync failure.*451.*synchronous from now on' "the failed sync is logged"
+out=$(syncfail 2)
+is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "next delivery: 250 (synchronous commit)"
+out=$(syncfail 1)
+is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "the retry of the 451 one: 250"
+is "$(sqlq "SELECT count(*) FROM leads JOIN messages m ON m.id = leads.message_id WHERE m.message_id = 'sync-1@customer.test'")" "1" "... one lead, not two"
+lmtpd_stop
+like "$(cat "$LMTPD_LOG")" 'writer: 3 deliveries in 3 commits, 0 syncs' "the writer counted its commits and syncs"
 
 # a chain failure is not a store failure: quarantine, accept
 LEADGATE_FAULT_INJECT=chain lmtpd_start
