@@ -77,6 +77,7 @@ static struct {
 	guint64 batches;
 	guint64 deliveries;
 	guint64 syncs;
+	gint64 sync_us;        /* time spent in syncs */
 } w;
 
 static gboolean
@@ -196,9 +197,12 @@ syncer_main(gpointer unused)
 
 			if (j->ws == NULL || j->ws == synced || j->ws == failed)
 				continue;
+			gint64 t0 = g_get_monotonic_time();
+
 			if (lg_walsync_sync(j->ws, &error)) {
 				synced = j->ws;   /* almost always the only one */
 				w.syncs++;
+				w.sync_us += g_get_monotonic_time() - t0;
 			} else {
 				lmtpd_warn("-", "%s: the deliveries it covers answer 451, "
 				            "and commits are synchronous from now on", error->message);
@@ -326,8 +330,6 @@ lmtp_deliver_stop(void)
 		g_mutex_unlock(&w.lock);
 		g_thread_join(w.thread);
 		w.thread = NULL;
-		lmtpd_info("-", "writer: %" G_GUINT64_FORMAT " deliveries in %" G_GUINT64_FORMAT
-		           " commits, %" G_GUINT64_FORMAT " syncs", w.deliveries, w.batches, w.syncs);
 	}
 	if (w.syncer != NULL) {
 		/* after the writer: what it committed last is synced before this returns */
@@ -338,6 +340,9 @@ lmtp_deliver_stop(void)
 		g_thread_join(w.syncer);
 		w.syncer = NULL;
 	}
+	lmtpd_info("-", "writer: %" G_GUINT64_FORMAT " deliveries in %" G_GUINT64_FORMAT
+	           " commits, %" G_GUINT64_FORMAT " syncs (%.2f ms each)", w.deliveries, w.batches,
+	           w.syncs, w.syncs ? w.sync_us / 1000.0 / (double) w.syncs : 0.0);
 }
 
 gboolean

@@ -80,7 +80,7 @@ out=$(syncfail 1)
 is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "the retry of the 451 one: 250"
 is "$(sqlq "SELECT count(*) FROM leads JOIN messages m ON m.id = leads.message_id WHERE m.message_id = 'sync-1@customer.test'")" "1" "... one lead, not two"
 lmtpd_stop
-like "$(cat "$LMTPD_LOG")" 'writer: 3 deliveries in 3 commits, 0 syncs' "the writer counted its commits and syncs"
+like "$(cat "$LMTPD_LOG")" 'writer: 3 deliveries in 3 commits, 0 syncs ' "the writer counted its commits and syncs"
 
 # a chain failure is not a store failure: quarantine, accept
 LEADGATE_FAULT_INJECT=chain lmtpd_start
