@@ -344,26 +344,26 @@ lmtp_deliver_start(GError **error)
 	return TRUE;
 }
 
+/* Tells @thread to finish (it drains its input first) and waits for it. */
+static void
+thread_stop(GThread **thread, gboolean *stop, GCond *wake)
+{
+	if (*thread == NULL)
+		return;
+	g_mutex_lock(&w.lock);
+	*stop = TRUE;
+	g_cond_signal(wake);
+	g_mutex_unlock(&w.lock);
+	g_thread_join(*thread);
+	*thread = NULL;
+}
+
 void
 lmtp_deliver_stop(void)
 {
-	if (w.thread != NULL) {
-		g_mutex_lock(&w.lock);
-		w.stop = TRUE;
-		g_cond_signal(&w.queued);
-		g_mutex_unlock(&w.lock);
-		g_thread_join(w.thread);
-		w.thread = NULL;
-	}
-	if (w.syncer != NULL) {
-		/* after the writer: what it committed last is synced before this returns */
-		g_mutex_lock(&w.lock);
-		w.syncer_stop = TRUE;
-		g_cond_signal(&w.to_sync);
-		g_mutex_unlock(&w.lock);
-		g_thread_join(w.syncer);
-		w.syncer = NULL;
-	}
+	thread_stop(&w.thread, &w.stop, &w.queued);
+	/* after the writer: what it committed last is synced before this returns */
+	thread_stop(&w.syncer, &w.syncer_stop, &w.to_sync);
 	lmtpd_info("-", "writer: %" G_GUINT64_FORMAT " deliveries in %" G_GUINT64_FORMAT
 	           " commits, %" G_GUINT64_FORMAT " syncs (%.2f ms each)", w.deliveries, w.batches,
 	           w.syncs, w.syncs ? w.sync_us / 1000.0 / (double) w.syncs : 0.0);
