@@ -27,6 +27,10 @@ EOF
 )
 is "$(codes <<<"$out")" "220 250 250 250 550 354 250 221" "a transaction over TCP"
 like "$out" '^220 lmtp\.test ' "greeting over TCP"
+# the writer frees the parsed message before the session logs: the log line
+# must still name the message
+like "$(cat "$LMTPD_LOG")" 'message-id=<tcp1@customer\.test> from=<alice@customer\.test> to=<support@example\.test> outcome=recorded' \
+	"the log line names the message after the writer freed it"
 
 check "session over the UNIX socket" "$BLAST" -u "$T/lmtp.sock" -n 3 -t unix
 out=$("$BLAST" -p "$LMTPD_PORT" -n 250 -s 25 -t par -r support@example.test -r sales@example.test)
