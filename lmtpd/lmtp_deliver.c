@@ -76,6 +76,11 @@ static struct {
 	GPtrArray *pending;    /* lmtp_job*: batches done, not yet synced */
 	gboolean syncing;      /* the syncer is at work */
 	gboolean syncer_stop;
+	/* who sleeps on which condition: GLib's g_cond_signal is a system call
+	 * even with no one waiting, so it is called only when one is */
+	gboolean writer_waits;
+	gboolean syncer_waits;
+	guint threads_waiting; /* on finished (sessions without the loop) */
 	guint64 batches;
 	guint64 deliveries;
 	guint64 syncs;
@@ -198,6 +203,9 @@ sync_and_wake(GPtrArray *jobs)
 			failed = j->ws;
 		}
 	}
+	lmtp_co **cos = g_newa(lmtp_co *, jobs->len);
+	guint ncos = 0;
+
 	g_mutex_lock(&w.lock);
 	w.syncs += syncs;
 	w.sync_us += us;
@@ -211,10 +219,14 @@ sync_and_wake(GPtrArray *jobs)
 		g_clear_pointer(&j->ws, lg_walsync_unref);
 		j->done = TRUE;
 		if (j->co != NULL)
-			lmtp_loop_wake_co(j->co);
+			cos[ncos++] = j->co;   /* it sleeps until woken: the job outlives the unlock */
 	}
-	g_cond_broadcast(&w.finished);
+	if (w.threads_waiting > 0)
+		g_cond_broadcast(&w.finished);
 	g_mutex_unlock(&w.lock);
+	/* after the unlock: the loop, queueing the next deliveries, does not
+	 * wait for w.lock while the wake-ups are written */
+	lmtp_loop_wake_cos(cos, ncos);
 	g_clear_error(&error);
 }
 
@@ -228,8 +240,11 @@ syncer_main(gpointer unused)
 	for (;;) {
 		g_mutex_lock(&w.lock);
 		w.syncing = FALSE;
-		while (w.pending->len == 0 && !w.syncer_stop)
+		while (w.pending->len == 0 && !w.syncer_stop) {
+			w.syncer_waits = TRUE;
 			g_cond_wait(&w.to_sync, &w.lock);
+			w.syncer_waits = FALSE;
+		}
 		if (w.pending->len == 0) {
 			g_mutex_unlock(&w.lock);
 			break;
@@ -258,8 +273,11 @@ writer_main(gpointer unused)
 		guint max;
 
 		g_mutex_lock(&w.lock);
-		while (g_queue_is_empty(&w.queue) && !w.stop)
+		while (g_queue_is_empty(&w.queue) && !w.stop) {
+			w.writer_waits = TRUE;
 			g_cond_wait(&w.queued, &w.lock);
+			w.writer_waits = FALSE;
+		}
 		if (g_queue_is_empty(&w.queue)) {
 			g_mutex_unlock(&w.lock);
 			break;
@@ -318,7 +336,8 @@ writer_main(gpointer unused)
 		}
 		for (guint i = 0; i < batch->len; i++)
 			g_ptr_array_add(w.pending, g_ptr_array_index(batch, i));
-		g_cond_signal(&w.to_sync);
+		if (w.syncer_waits)
+			g_cond_signal(&w.to_sync);
 		g_mutex_unlock(&w.lock);
 	}
 	writer_close();
@@ -377,15 +396,19 @@ lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, GError **error)
 	job.co = lmtp_loop_current();
 	g_mutex_lock(&w.lock);
 	g_queue_push_tail(&w.queue, &job);
-	g_cond_signal(&w.queued);
+	if (w.writer_waits)
+		g_cond_signal(&w.queued);
 	if (job.co != NULL) {
 		/* on the event loop: the loop serves others until the writer wakes us */
 		g_mutex_unlock(&w.lock);
 		lmtp_loop_wait_wakeup();
 		g_mutex_lock(&w.lock);
 	}
-	while (!job.done)
+	while (!job.done) {
+		w.threads_waiting++;
 		g_cond_wait(&w.finished, &w.lock);
+		w.threads_waiting--;
+	}
 	g_mutex_unlock(&w.lock);
 	if (job.error != NULL) {
 		g_propagate_error(error, job.error);

@@ -89,6 +89,7 @@ static struct {
 	gboolean stopping;
 	GMutex woken_lock;
 	GPtrArray *woken;          /* lmtp_co*, appended by other threads */
+	gboolean evfd_pending;     /* the eventfd was written, run_woken not yet run */
 #ifdef LG_ASAN
 	const void *main_stack_bottom;
 	size_t main_stack_size;
@@ -261,17 +262,37 @@ lmtp_loop_wait_wakeup(void)
 	yield_to_loop(co);
 }
 
+/* Wakes @n coroutines with one lock and at most one eventfd write: the
+ * loop drains the whole list per read, so a write is needed only when no
+ * earlier one is still unread (a system call and a loop wake-up saved per
+ * delivery of a batch). */
+void
+lmtp_loop_wake_cos(lmtp_co *const *cos, guint n)
+{
+	static const guint64 one = 1;
+	gboolean notify;
+
+	if (n == 0)
+		return;
+	g_mutex_lock(&L.woken_lock);
+	for (guint i = 0; i < n; i++) {
+		if (cos[i]->state == CO_WAIT_WAKE)
+			g_ptr_array_add(L.woken, cos[i]);
+		else
+			cos[i]->woken = TRUE;   /* not waiting yet: it will see the flag */
+	}
+	notify = !L.evfd_pending && L.woken->len > 0;
+	if (notify)
+		L.evfd_pending = TRUE;
+	g_mutex_unlock(&L.woken_lock);
+	if (notify)
+		(void) !write(L.evfd, &one, sizeof one);
+}
+
 void
 lmtp_loop_wake_co(lmtp_co *co)
 {
-	static const guint64 one = 1;
-	g_mutex_lock(&L.woken_lock);
-	if (co->state == CO_WAIT_WAKE)
-		g_ptr_array_add(L.woken, co);
-	else
-		co->woken = TRUE;   /* not waiting yet: it will see the flag */
-	g_mutex_unlock(&L.woken_lock);
-	(void) !write(L.evfd, &one, sizeof one);
+	lmtp_loop_wake_cos(&co, 1);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -286,6 +307,7 @@ run_woken(void)
 	for (guint i = 0; i < L.woken->len; i++)
 		g_ptr_array_add(now, L.woken->pdata[i]);
 	g_ptr_array_set_size(L.woken, 0);
+	L.evfd_pending = FALSE;
 	g_mutex_unlock(&L.woken_lock);
 	for (guint i = 0; i < now->len; i++)
 		resume(now->pdata[i], LMTP_LOOP_READY);

@@ -38,6 +38,8 @@ lmtp_loop_wake lmtp_loop_wait_fd(int fd, short events, gint64 deadline, gboolean
 /* Yields until lmtp_loop_wake_co() is called for @co (from any thread). */
 void lmtp_loop_wait_wakeup(void);
 void lmtp_loop_wake_co(lmtp_co *co);
+/* The same for @n coroutines at once, with one eventfd write at most. */
+void lmtp_loop_wake_cos(lmtp_co *const *cos, guint n);
 
 /* Callbacks of the daemon: a new connection on a listener, a signal. */
 typedef void (*lmtp_loop_session_fn)(int fd, char *peer);   /* runs on a coroutine */
