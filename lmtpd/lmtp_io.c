@@ -37,6 +37,7 @@ struct lmtp_io {
 	gpointer stop_data;
 	gsize start, end;
 	gboolean eof;
+	gboolean drained;            /* the last read was short: the socket was empty */
 	gboolean failed;
 	GString *out;
 	char buf[LMTP_IO_BUFSIZE + 1];
@@ -190,7 +191,10 @@ io_fill(lmtp_io *io)
 	 * edge-triggered: read first, and wait only when it has nothing (a
 	 * client that pipelines costs no wait at all). Elsewhere (stdin) wait
 	 * first, so the stop check and the timeout keep working. */
-	if (lmtp_loop_current() == NULL) {
+	if (lmtp_loop_current() == NULL || io->drained) {
+		/* On the loop, a short read emptied the socket; what comes after it
+		 * raises a new edge, so waiting for that edge spares a read that
+		 * would only say EAGAIN (one system call per command). */
 		s = io_wait(io, io->in_fd, POLLIN, TRUE);
 		if (s != LMTP_IO_OK)
 			return s;
@@ -213,6 +217,7 @@ io_fill(lmtp_io *io)
 		io->eof = TRUE;
 		return LMTP_IO_EOF;
 	}
+	io->drained = (gsize)n < LMTP_IO_BUFSIZE - io->end;
 	io->end += (gsize)n;
 	return LMTP_IO_OK;
 }

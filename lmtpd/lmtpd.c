@@ -86,6 +86,7 @@ static const GOptionEntry lmtpd_options[] = {
 /* --- logging ----------------------------------------------------------- */
 
 static gboolean log_to_syslog;
+static int log_pid;   /* set before any thread starts: no getpid() per line */
 
 static GLogWriterOutput
 lmtpd_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
@@ -115,7 +116,7 @@ lmtpd_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, 
 		syslog(prio, "%s%s%s%s", sid != NULL ? sid : "", sid != NULL ? ": " : "", tag, msg);
 	} else {
 		g_autofree char *line = g_strdup_printf("leadgate-lmtpd[%d]: %s%s%s%s\n",
-		                                        (int)getpid(), sid != NULL ? sid : "",
+		                                        log_pid, sid != NULL ? sid : "",
 		                                        sid != NULL ? ": " : "", tag, msg);
 		gsize len = strlen(line), off = 0;
 
@@ -525,6 +526,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "leadgate-lmtpd: unexpected argument \"%s\"\n", argv[1]);
 		return 64;
 	}
+	log_pid = (int)getpid();
 	g_log_set_writer_func(lmtpd_log_writer, NULL, NULL);
 	lg_message_init();
 
