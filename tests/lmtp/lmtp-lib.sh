@@ -2,6 +2,7 @@
 # tests/tap.sh and tests/lib.sh.
 #
 #   lmtpd_conf [LINE]...   write $T/lmtpd.conf; LINEs go into [lmtpd]
+#                          (catch_all = none unless $LMTPD_CATCH_ALL says)
 #   lmtpd_mailboxes        init the database, add the test mailboxes
 #   lmtp_s [ARGS]          one session through `leadgate-lmtpd -S`: script on
 #                          stdin, LF turned into CRLF (lmtp_raw: bytes as given)
@@ -18,7 +19,7 @@ lmtpd_conf() {
 	{
 		printf '[store]\ndatabase = %s\nbusy_timeout_ms = %s\n' "$T/lg.db" "${LMTPD_BUSY_MS:-5000}"
 		printf '[rules]\ndirectory = %s\n' "$T/rules"
-		printf '[inbound]\ncatch_all = none\n'
+		printf '[inbound]\ncatch_all = %s\n' "${LMTPD_CATCH_ALL:-none}"
 		printf '[lmtpd]\nhostname = lmtp.test\n'
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} > "$T/lmtpd.conf"

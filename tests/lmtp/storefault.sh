@@ -103,4 +103,38 @@ like "$out" 'quarantined' "... into the quarantine"
 is "$(sqlq "SELECT count(*) FROM quarantine")" "1" "the raw message is in the quarantine"
 lmtpd_stop
 
+# With a catch-all, RCPT does not read the store (leadgate-lmtpd(8)): a store
+# that cannot take the message shows after DATA, as 451, and nothing partial.
+LMTPD_BUSY_MS=300 LMTPD_CATCH_ALL=always lmtpd_conf
+check "daemon with a catch-all starts" lmtpd_start
+( printf 'BEGIN IMMEDIATE;\n'; sleep 4; printf 'COMMIT;\n' ) | sqlite3 "$T/lg.db" &
+lock_pid=$!
+lg_track "$lock_pid"
+for i in $(seq 1 100); do locked && break; sleep 0.02; done
+check "the database is write-locked again" locked
+catchall() {
+	lmtp_tcp <<'EOF'
+LHLO client.test
+MAIL FROM:<lena@customer.test>
+RCPT TO:<nobody@example.test>
+DATA
+From: Lena <lena@customer.test>
+Subject: to the catch-all
+Message-ID: <catchall@customer.test>
+
+Anyone there?
+.
+QUIT
+EOF
+}
+out=$(catchall)
+is "$(codes <<<"$out")" "220 250 250 250 354 451 221" "catch-all, locked store: RCPT 250, then 451 after DATA"
+wait "$lock_pid"
+is "$(sqlq "SELECT count(*) FROM messages WHERE message_id = 'catchall@customer.test'")" "0" \
+	"... nothing partial"
+out=$(catchall)
+is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "lock released: the retry is stored"
+is "$(leads_per_msgid | grep '^catchall@')" "catchall@customer.test|1" "... once"
+lmtpd_stop
+
 done_testing

@@ -1,6 +1,6 @@
 # tests/lmtp/tcp.sh - leadgate-lmtpd as a daemon on loopback TCP and a UNIX
-# socket: sessions, 25 parallel sessions, the connection limit, the command
-# timeout, SIGHUP reload (good and bad), SIGTERM.
+# socket: sessions, 25 parallel sessions, a session sent in pieces, the
+# connection limit, the command timeout, SIGHUP reload (good and bad), SIGTERM.
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/lmtp/lmtp-lib.sh"
@@ -38,6 +38,25 @@ is "$out" "acked=250 tempfail=0 permfail=0 lost=0" "25 parallel sessions, 250 me
 is "$(sqlq "SELECT count(*) FROM leads l JOIN messages m ON m.id = l.message_id WHERE m.message_id LIKE 'par.%'")" "500" \
 	"one lead per message and recipient"
 like "$(cat "$LMTPD_LOG")" 'to=<?sales@example\.test' "a log line per recipient"
+
+# Commands and data that arrive in pieces, with pauses between them: after a
+# read that emptied the socket, the loop waits for the next edge instead of
+# reading again; every piece must still be read, in order.
+split_session() {
+	exec 7<>"/dev/tcp/127.0.0.1/$LMTPD_PORT" || return 1
+	printf 'LHLO client.test\r\nMAIL FR' >&7; sleep 0.3
+	printf 'OM:<kim@customer.test>\r\nRCPT TO:<support@exa' >&7; sleep 0.3
+	printf 'mple.test>\r\nDATA\r' >&7; sleep 0.3
+	printf '\nFrom: Kim <kim@customer.test>\r\nSubject: in pie' >&7; sleep 0.3
+	printf 'ces\r\nMessage-ID: <split@customer.test>\r\n\r\nHello.\r\n.' >&7; sleep 0.3
+	printf '\r\nQUIT\r\n' >&7
+	timeout 20 cat <&7
+	exec 7<&-
+}
+out=$(split_session)
+is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "a session sent in pieces: every reply comes"
+is "$(sqlq "SELECT subject FROM messages WHERE message_id = 'split@customer.test'")" "in pieces" \
+	"... and the message is whole"
 
 # SIGHUP: a new host name is picked up; a bad rule file is refused and the old
 # config stays in force.

@@ -327,6 +327,31 @@ test_message_broken(void)
 	g_assert_error(err, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_EMPTY);
 }
 
+/* The parsing thread keeps one GMime parser: each message is parsed as if
+ * alone, and the parser lets go of the message's bytes when it is done. */
+static void
+test_message_reuse(void)
+{
+	const char *plain = "From: a@x.example\nSubject: first\nMessage-ID: <one@x.example>\n\nbody one\n";
+	const char *odd = "From: b@x.example\nSubject: second\nContent-Type: multipart/mixed\n\nno boundary\n";
+	g_autoptr(lg_message) a1 = parse(plain);
+	g_autoptr(lg_message) b = parse(odd);
+	g_autoptr(lg_message) a2 = parse(plain);
+	g_assert_cmpstr(a1->subject, ==, "first");
+	g_assert_cmpstr(b->subject, ==, "second");
+	g_assert_cmpuint(b->warnings->len, >, 0);
+	g_assert_cmpstr(a2->subject, ==, a1->subject);
+	g_assert_cmpstr(a2->body_text, ==, a1->body_text);
+	g_assert_cmpuint(a2->warnings->len, ==, a1->warnings->len);   /* none of b's */
+
+	g_autoptr(lg_raw) raw = lg_raw_new_from_data(plain, strlen(plain));
+	GObject *stream = G_OBJECT(lg_raw_stream(raw));
+	guint refs = stream->ref_count;
+	g_autoptr(lg_message) a3 = lg_message_parse(raw, NULL, NULL);
+	g_assert_nonnull(a3);
+	g_assert_cmpuint(stream->ref_count, ==, refs);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -343,5 +368,6 @@ main(int argc, char **argv)
 	g_test_add_func("/message/automatic", test_message_automatic);
 	g_test_add_func("/message/dsn", test_message_dsn);
 	g_test_add_func("/message/broken", test_message_broken);
+	g_test_add_func("/message/reuse", test_message_reuse);
 	return g_test_run();
 }
