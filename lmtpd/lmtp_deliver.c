@@ -203,7 +203,7 @@ sync_and_wake(GPtrArray *jobs)
 			failed = j->ws;
 		}
 	}
-	lmtp_co **cos = g_newa(lmtp_co *, jobs->len);
+	lmtp_co **cos = g_new(lmtp_co *, jobs->len);   /* as many as sessions wait: not on the stack */
 	guint ncos = 0;
 
 	g_mutex_lock(&w.lock);
@@ -227,6 +227,7 @@ sync_and_wake(GPtrArray *jobs)
 	/* after the unlock: the loop, queueing the next deliveries, does not
 	 * wait for w.lock while the wake-ups are written */
 	lmtp_loop_wake_cos(cos, ncos);
+	g_free(cos);
 	g_clear_error(&error);
 }
 
