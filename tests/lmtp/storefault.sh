@@ -28,12 +28,15 @@ QUIT
 EOF
 }
 
-# another process holds the write lock for a while
+# another process holds the write lock for 4 s: $lock_pid
 locked() { ! sqlite3 "$T/lg.db" '.timeout 0' 'BEGIN IMMEDIATE;' 'ROLLBACK;' >/dev/null 2>&1; }
-( printf 'BEGIN IMMEDIATE;\n'; sleep 4; printf 'COMMIT;\n' ) | sqlite3 "$T/lg.db" &
-lock_pid=$!
-lg_track "$lock_pid"
-for i in $(seq 1 100); do locked && break; sleep 0.02; done
+lock_db() {
+	( printf 'BEGIN IMMEDIATE;\n'; sleep 4; printf 'COMMIT;\n' ) | sqlite3 "$T/lg.db" &
+	lock_pid=$!
+	lg_track "$lock_pid"
+	for i in $(seq 1 100); do locked && break; sleep 0.02; done
+}
+lock_db
 check "the database is write-locked by another process" locked
 
 out=$(session)
@@ -107,10 +110,7 @@ lmtpd_stop
 # that cannot take the message shows after DATA, as 451, and nothing partial.
 LMTPD_BUSY_MS=300 LMTPD_CATCH_ALL=always lmtpd_conf
 check "daemon with a catch-all starts" lmtpd_start
-( printf 'BEGIN IMMEDIATE;\n'; sleep 4; printf 'COMMIT;\n' ) | sqlite3 "$T/lg.db" &
-lock_pid=$!
-lg_track "$lock_pid"
-for i in $(seq 1 100); do locked && break; sleep 0.02; done
+lock_db
 check "the database is write-locked again" locked
 catchall() {
 	lmtp_tcp <<'EOF'
