@@ -289,12 +289,6 @@ lmtp_loop_wake_cos(lmtp_co *const *cos, guint n)
 		(void) !write(L.evfd, &one, sizeof one);
 }
 
-void
-lmtp_loop_wake_co(lmtp_co *co)
-{
-	lmtp_loop_wake_cos(&co, 1);
-}
-
 /* ---- the loop ----------------------------------------------------------- */
 
 static void

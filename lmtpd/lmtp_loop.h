@@ -35,10 +35,9 @@ typedef enum {
  * (0: none) passes, or — when @stoppable — the daemon stops. */
 lmtp_loop_wake lmtp_loop_wait_fd(int fd, short events, gint64 deadline, gboolean stoppable);
 
-/* Yields until lmtp_loop_wake_co() is called for @co (from any thread). */
+/* Yields until lmtp_loop_wake_cos() names the current coroutine. */
 void lmtp_loop_wait_wakeup(void);
-void lmtp_loop_wake_co(lmtp_co *co);
-/* The same for @n coroutines at once, with one eventfd write at most. */
+/* Wakes @n coroutines (from any thread), with one eventfd write at most. */
 void lmtp_loop_wake_cos(lmtp_co *const *cos, guint n);
 
 /* Callbacks of the daemon: a new connection on a listener, a signal. */

@@ -754,6 +754,9 @@ parse_tls_get(void)
 		t = g_new0(parse_tls, 1);
 		t->idle = g_mime_stream_null_new();
 		t->parser = g_mime_parser_new_with_stream(t->idle);
+		/* kept across g_mime_parser_init_with_stream() */
+		g_mime_parser_set_persist_stream(t->parser, TRUE);
+		g_mime_parser_set_format(t->parser, GMIME_FORMAT_MESSAGE);
 		t->popts = g_mime_parser_options_new();
 		g_mime_parser_options_set_fallback_charsets(t->popts, fallback);
 		g_mime_parser_options_set_rfc2047_compliance_mode(t->popts, GMIME_RFC_COMPLIANCE_LOOSE);
@@ -807,8 +810,6 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 	GMimeStream *stream = lg_raw_stream(raw);
 	g_mime_stream_reset(stream);
 	g_mime_parser_init_with_stream(tls->parser, stream);
-	g_mime_parser_set_persist_stream(tls->parser, TRUE);
-	g_mime_parser_set_format(tls->parser, GMIME_FORMAT_MESSAGE);
 	GMimeMessage *m = g_mime_parser_construct_message(tls->parser, ctx.popts);
 	g_mime_parser_init_with_stream(tls->parser, tls->idle);   /* lets go of @raw */
 
