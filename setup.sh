@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
 DEPS="build-essential autoconf automake pkg-config libglib2.0-dev libglib2.0-dev-bin
-libgmime-3.0-dev libsqlite3-dev sqlite3 libpcre2-dev libcurl4-openssl-dev libmilter-dev
+libgmime-3.0-dev libsqlite3-dev sqlite3 libpcre2-dev libcurl4-openssl-dev libssl-dev libmilter-dev
 libspf2-dev swaks postfix miltertest python3 openssl util-linux procps"
 
 install_deps() {

@@ -19,6 +19,7 @@
 #include <gmime/gmime.h>
 #include "lg.h"
 #include "message.h"
+#include "digest.h"
 
 #define LG_BODY_MAX_DEFAULT (1024 * 1024)
 #define LG_SUBJECT_MAX 4096
@@ -30,7 +31,7 @@
 
 typedef struct {
 	GMimeStream parent;
-	GChecksum *sum;
+	lg_sha256 *sum;
 	gint64 written;
 } LgHashStream;
 typedef struct {
@@ -44,7 +45,7 @@ static ssize_t
 hash_stream_write(GMimeStream *stream, const char *buf, size_t len)
 {
 	LgHashStream *hs = (LgHashStream *) stream;
-	g_checksum_update(hs->sum, (const guchar *) buf, (gssize) len);
+	lg_sha256_update(hs->sum, buf, len);
 	hs->written += (gint64) len;
 	return (ssize_t) len;
 }
@@ -61,7 +62,7 @@ static GMimeStream *hash_stream_substream(GMimeStream *s, gint64 a, gint64 b) { 
 static void
 lg_hash_stream_finalize(GObject *obj)
 {
-	g_checksum_free(((LgHashStream *) obj)->sum);
+	lg_sha256_free(((LgHashStream *) obj)->sum);
 	G_OBJECT_CLASS(lg_hash_stream_parent_class)->finalize(obj);
 }
 
@@ -85,7 +86,7 @@ lg_hash_stream_class_init(LgHashStreamClass *klass)
 static void
 lg_hash_stream_init(LgHashStream *hs)
 {
-	hs->sum = g_checksum_new(G_CHECKSUM_SHA256);
+	hs->sum = lg_sha256_new();
 }
 
 /* ---- parse state ------------------------------------------------------- */
@@ -320,8 +321,14 @@ header_decode(parse_ctx *ctx, GMimeHeader *h, gsize max)
 	/* without encoded words, decoding is unfolding, which clean_text does
 	 * (8-bit text included); GMime's decoder costs more than the rest of
 	 * the header handling together */
-	if (strstr(raw, "=?") == NULL)
+	const char *ew = strstr(raw, "=?");
+	if (ew == NULL)
 		return clean_text(ctx->msg, raw, max);
+	/* one encoded word has nothing to join: GMime's own decoding of the
+	 * value is the same (and was made already when a warning callback is
+	 * set, which checks every header) */
+	if (strstr(ew + 2, "=?") == NULL)
+		return clean_text(ctx->msg, g_mime_header_get_value(h), max);
 	g_autofree char *joined = rfc2047_join_adjacent(raw);
 	g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
 	g_autofree char *dec = g_mime_utils_header_decode_text(ctx->popts, unfolded);
@@ -331,9 +338,10 @@ header_decode(parse_ctx *ctx, GMimeHeader *h, gsize max)
 static lg_address *
 address_from_mailbox(lg_message *msg, InternetAddress *ia)
 {
-	const char *addr = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(ia));
-	if (addr == NULL)
-		addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+	/* The address as written: lg_addr_normalize() brings an internationalized
+	 * domain to one form itself, so GMime's punycode (a libidn2 call for
+	 * every address, ASCII too) is not asked for. */
+	const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
 	char *email = lg_addr_normalize(addr);
 	if (email == NULL)
 		return NULL;
@@ -480,7 +488,7 @@ add_attachment(parse_ctx *ctx, GMimeObject *obj)
 		}
 	}
 	a->size = hs->written;
-	g_strlcpy(a->sha256, g_checksum_get_string(hs->sum), sizeof a->sha256);
+	lg_sha256_finish(hs->sum, a->sha256);
 	g_object_unref(hs);
 	g_ptr_array_add(msg->attachments, a);
 }
@@ -836,8 +844,8 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 		lg_header *lh = g_new0(lg_header, 1);
 		lh->name = clean_text(msg, name, 256);
 		lh->value = header_decode(&ctx, h, LG_HEADER_VALUE_MAX);
-		if (msg->subject == NULL && g_ascii_strcasecmp(name, "Subject") == 0)
-			msg->subject = header_decode(&ctx, h, LG_SUBJECT_MAX);
+		if (msg->subject == NULL && lh->value != NULL && g_ascii_strcasecmp(name, "Subject") == 0)
+			msg->subject = clean_text(msg, lh->value, LG_SUBJECT_MAX);
 		if (lh->value == NULL)
 			lh->value = g_strdup("");
 		g_ptr_array_add(msg->headers, lh);

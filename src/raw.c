@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 #include "lg.h"
 #include "raw.h"
+#include "digest.h"
 
 struct lg_raw {
 	GByteArray *mem;      /* while small; handed to the stream at finish */
@@ -22,7 +23,7 @@ struct lg_raw {
 	char *spool_dir;
 	gsize mem_limit;
 	gint64 size;
-	GChecksum *sum;
+	lg_sha256 *sum;
 	GMimeStream *stream;  /* after finish */
 	char sha256[65];
 	gboolean finished;
@@ -37,7 +38,7 @@ lg_raw_new(const char *spool_dir, gsize mem_limit)
 	raw->fd = -1;
 	raw->spool_dir = g_strdup(spool_dir && *spool_dir ? spool_dir : g_get_tmp_dir());
 	raw->mem_limit = mem_limit ? mem_limit : 1024 * 1024;
-	raw->sum = g_checksum_new(G_CHECKSUM_SHA256);
+	raw->sum = lg_sha256_new();
 	return raw;
 }
 
@@ -116,7 +117,7 @@ raw_store(lg_raw *raw, const guint8 *data, gsize len, GError **error)
 {
 	if (len == 0)
 		return TRUE;
-	g_checksum_update(raw->sum, data, (gssize) len);
+	lg_sha256_update(raw->sum, data, len);
 	raw->size += (gint64) len;
 	if (raw->fd < 0 && raw->mem->len + len > raw->mem_limit && !spill(raw, error))
 		return FALSE;
@@ -136,7 +137,7 @@ lg_raw_finish(lg_raw *raw, GError **error)
 		if (!raw_store(raw, (const guint8 *) "\r", 1, error))
 			return FALSE;
 	}
-	g_strlcpy(raw->sha256, g_checksum_get_string(raw->sum), sizeof raw->sha256);
+	lg_sha256_finish(raw->sum, raw->sha256);
 	if (raw->fd >= 0) {
 		if (lseek(raw->fd, 0, SEEK_SET) < 0) {
 			int e = errno;
@@ -239,7 +240,7 @@ lg_raw_free(lg_raw *raw)
 		close(raw->fd);
 	if (raw->stream)
 		g_object_unref(raw->stream);
-	g_checksum_free(raw->sum);
+	lg_sha256_free(raw->sum);
 	g_free(raw->spool_dir);
 	g_free(raw);
 }

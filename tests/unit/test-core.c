@@ -10,6 +10,7 @@
 #include "lg.h"
 #include "address.h"
 #include "config.h"
+#include "digest.h"
 #include "message.h"
 #include "raw.h"
 #include "ref.h"
@@ -134,6 +135,37 @@ test_config(void)
 	g_assert_nonnull(strstr(dump->str, "[inbound]\n"));
 }
 
+/* FIPS 180-2 vectors, the same bytes fed in pieces of every size, and
+ * agreement with GLib's SHA-256 (the digest the store used before). */
+static void
+test_digest_sha256(void)
+{
+	static const struct { const char *in, *hex; } v[] = {
+		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+	};
+	char hex[LG_SHA256_HEX_SIZE];
+	for (gsize i = 0; i < G_N_ELEMENTS(v); i++) {
+		g_autoptr(lg_sha256) s = lg_sha256_new();
+		lg_sha256_update(s, v[i].in, strlen(v[i].in));
+		lg_sha256_finish(s, hex);
+		g_assert_cmpstr(hex, ==, v[i].hex);
+	}
+	guint8 data[3001];
+	for (gsize i = 0; i < sizeof data; i++)
+		data[i] = (guint8) (i * 131 + 7);
+	g_autofree char *want = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, sizeof data);
+	for (gsize piece = 1; piece <= 200; piece += 13) {
+		g_autoptr(lg_sha256) s = lg_sha256_new();
+		for (gsize off = 0; off < sizeof data; off += piece)
+			lg_sha256_update(s, data + off, MIN(piece, sizeof data - off));
+		lg_sha256_finish(s, hex);
+		g_assert_cmpstr(hex, ==, want);
+	}
+}
+
 static void
 test_raw_spill(void)
 {
@@ -215,6 +247,15 @@ test_message_headers(void)
 	g_assert_cmpstr(m->date_iso, ==, "2024-11-18T09:00:00.000Z");
 	g_assert_cmpstr(m->body_text, ==, "body\n");   /* stored with LF line endings */
 	g_assert_cmpint(m->auto_flags, ==, 0);
+
+	/* an internationalized domain, in UTF-8 (RFC 6532) or in punycode,
+	 * gives one address */
+	g_autoptr(lg_message) u = parse("From: J\xc3\xb6rg <Joerg@B\xc3\x9c" "CHER.example>\r\n"
+	                                "To: sales@xn--bcher-kva.example\r\n\r\nbody\r\n");
+	g_assert_cmpstr(u->from->email, ==, "joerg@b\xc3\xbc" "cher.example");
+	g_assert_cmpstr(u->from->name, ==, "J\xc3\xb6rg");
+	g_assert_cmpint(u->to->len, ==, 1);
+	g_assert_cmpstr(((lg_address *) u->to->pdata[0])->email, ==, "sales@b\xc3\xbc" "cher.example");
 }
 
 static void
@@ -361,6 +402,7 @@ main(int argc, char **argv)
 	g_test_add_func("/html/to-text", test_html_to_text);
 	g_test_add_func("/ref/make-verify", test_ref);
 	g_test_add_func("/config/load", test_config);
+	g_test_add_func("/digest/sha256", test_digest_sha256);
 	g_test_add_func("/raw/spill", test_raw_spill);
 	g_test_add_func("/raw/line-endings", test_raw_line_endings);
 	g_test_add_func("/message/headers", test_message_headers);
