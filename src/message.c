@@ -392,40 +392,95 @@ first_msgid(parse_ctx *ctx, const char *value)
 }
 
 /* Reads the decoded content of a leaf part, at most @max bytes (sets *@truncated). */
-static GByteArray *
-part_bytes(GMimePart *part, gsize max, gboolean *truncated)
+/* Calls @each with a part's content, decoded from its transfer encoding,
+ * chunk by chunk, until it returns FALSE. Base64 and quoted-printable are
+ * decoded with GMime's encoder state, the same steps as its decoding filter
+ * without the stream and filter objects around them (each object costs a
+ * GObject creation and finalization, a large part of the parse); uuencode,
+ * which needs the filter's search for the "begin" line, goes through it. */
+static void
+part_content_each(GMimePart *part, gboolean (*each)(const char *data, gsize len, gpointer user), gpointer user)
 {
-	GByteArray *buf = g_byte_array_new();
-	*truncated = FALSE;
 	GMimeDataWrapper *dw = g_mime_part_get_content(part);
-	if (dw == NULL)
-		return buf;
-	GMimeStream *src = g_mime_data_wrapper_get_stream(dw);
+	GMimeStream *src = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
 	if (src == NULL)
-		return buf;
-	g_mime_stream_reset(src);
-	GMimeStream *fs = g_mime_stream_filter_new(src);
+		return;
 	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(dw);
-	if (enc != GMIME_CONTENT_ENCODING_DEFAULT) {
+	gboolean decode = enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+	GMimeStream *fs = NULL;
+	g_mime_stream_reset(src);
+	if (enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+		fs = g_mime_stream_filter_new(src);
 		GMimeFilter *f = g_mime_filter_basic_new(enc, FALSE);
 		g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), f);
 		g_object_unref(f);
+		src = fs;
 	}
-	char chunk[16384];
+	GMimeEncoding st;
+	if (decode)
+		g_mime_encoding_init_decode(&st, enc);
+	char in[16384], out[16384 + 16];   /* decoding: out <= in + 3 (g_mime_encoding_outlen) */
 	for (;;) {
-		ssize_t r = g_mime_stream_read(fs, chunk, sizeof chunk);
-		if (r <= 0)
-			break;
-		gsize room = max - buf->len;
-		if ((gsize) r > room) {
-			g_byte_array_append(buf, (guint8 *) chunk, (guint) room);
-			*truncated = TRUE;
+		ssize_t r = g_mime_stream_read(src, in, sizeof in);
+		if (r <= 0) {
+			if (decode) {
+				gsize n = g_mime_encoding_flush(&st, in, 0, out);
+				if (n > 0)
+					each(out, n, user);
+			}
 			break;
 		}
-		g_byte_array_append(buf, (guint8 *) chunk, (guint) r);
+		gboolean more = decode ? each(out, g_mime_encoding_step(&st, in, (gsize) r, out), user)
+		                       : each(in, (gsize) r, user);
+		if (!more)
+			break;
 	}
-	g_object_unref(fs);
-	return buf;
+	if (fs)
+		g_object_unref(fs);
+}
+
+typedef struct {
+	GByteArray *buf;
+	gsize max;
+	gboolean truncated;
+} bytes_sink;
+
+static gboolean
+bytes_each(const char *data, gsize len, gpointer user)
+{
+	bytes_sink *b = user;
+	gsize room = b->max - b->buf->len;
+	if (len > room) {
+		g_byte_array_append(b->buf, (const guint8 *) data, (guint) room);
+		b->truncated = TRUE;
+		return FALSE;
+	}
+	g_byte_array_append(b->buf, (const guint8 *) data, (guint) len);
+	return TRUE;
+}
+
+typedef struct {
+	lg_sha256 *sum;
+	gint64 size;
+} hash_sink;
+
+static gboolean
+hash_each(const char *data, gsize len, gpointer user)
+{
+	hash_sink *h = user;
+	lg_sha256_update(h->sum, data, len);
+	h->size += (gint64) len;
+	return TRUE;
+}
+
+/* A part's decoded content, at most @max bytes. */
+static GByteArray *
+part_bytes(GMimePart *part, gsize max, gboolean *truncated)
+{
+	bytes_sink b = { g_byte_array_new(), max, FALSE };
+	part_content_each(part, bytes_each, &b);
+	*truncated = b.truncated;
+	return b.buf;
 }
 
 static char *
@@ -467,13 +522,18 @@ add_attachment(parse_ctx *ctx, GMimeObject *obj)
 	const char *disp = g_mime_object_get_disposition(obj);
 	a->disposition = disp ? g_ascii_strdown(disp, -1) : NULL;
 
-	LgHashStream *hs = g_object_new(lg_hash_stream_get_type(), NULL);
 	if (GMIME_IS_PART(obj)) {
 		a->filename = clean_text(msg, g_mime_part_get_filename(GMIME_PART(obj)), 1024);
-		GMimeDataWrapper *dw = g_mime_part_get_content(GMIME_PART(obj));
-		if (dw)
-			g_mime_data_wrapper_write_to_stream(dw, GMIME_STREAM(hs));
-	} else if (GMIME_IS_MESSAGE_PART(obj)) {
+		hash_sink h = { lg_sha256_new(), 0 };
+		part_content_each(GMIME_PART(obj), hash_each, &h);
+		a->size = h.size;
+		lg_sha256_finish(h.sum, a->sha256);
+		lg_sha256_free(h.sum);
+		g_ptr_array_add(msg->attachments, a);
+		return;
+	}
+	LgHashStream *hs = g_object_new(lg_hash_stream_get_type(), NULL);
+	if (GMIME_IS_MESSAGE_PART(obj)) {
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 		if (inner) {
 			g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, GMIME_STREAM(hs));

@@ -300,6 +300,54 @@ test_message_mime(void)
 	g_assert_cmpstr(h->body_text, ==, "Only HTML\n\nhere");
 }
 
+/* Content decoding in chunks: a base64 attachment and a base64 body much
+ * larger than the 16 KB read size, a quoted-printable attachment, and a
+ * uuencoded one (through GMime's filter, which finds the "begin" line). The
+ * size and SHA-256 are those of the decoded bytes. */
+static void
+test_message_encodings(void)
+{
+	gsize n = 100003;
+	g_autofree guint8 *bin = g_malloc(n);
+	for (gsize i = 0; i < n; i++)
+		bin[i] = (guint8) (i * 7 + i / 251);
+	g_autofree char *b64 = g_base64_encode(bin, n);
+	GString *wrapped = g_string_new(NULL);
+	for (gsize i = 0, len = strlen(b64); i < len; i += 76)
+		g_string_append_printf(wrapped, "%.76s\n", b64 + i);
+	g_autofree char *bin_sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, bin, n);
+	GString *text = g_string_new(NULL);
+	for (int i = 0; i < 3000; i++)
+		g_string_append_printf(text, "line %d of the body\n", i);
+	g_autofree char *text_b64 = g_base64_encode((guchar *) text->str, text->len);
+	g_autofree char *qp_sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "caf\xc3\xa9 = ok\n", -1);
+	g_autofree char *uu_sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "Cat", -1);
+	g_autofree char *msg = g_strdup_printf(
+		"From: a@x.example\nSubject: enc\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=b\n\n"
+		"--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n%s\n"
+		"--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n%s"
+		"--b\nContent-Type: text/x-note\nContent-Disposition: attachment\n"
+		"Content-Transfer-Encoding: quoted-printable\n\ncaf=C3=A9 =3D ok=\n\n\n"
+		"--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\n"
+		"begin 644 cat.txt\n#0V%%T\n`\nend\n"
+		"--b--\n", text_b64, wrapped->str);
+	g_string_free(wrapped, TRUE);
+	g_autoptr(lg_message) m = parse(msg);
+	g_assert_cmpstr(m->body_text, ==, text->str);
+	g_string_free(text, TRUE);
+	g_assert_cmpint(m->attachments->len, ==, 3);
+	lg_attachment *a = m->attachments->pdata[0];
+	g_assert_cmpint(a->size, ==, (gint64) n);
+	g_assert_cmpstr(a->sha256, ==, bin_sha);
+	a = m->attachments->pdata[1];
+	g_assert_cmpint(a->size, ==, 11);   /* soft line break joined, the last LF is the boundary's */
+	g_assert_cmpstr(a->sha256, ==, qp_sha);
+	a = m->attachments->pdata[2];
+	g_assert_cmpint(a->size, ==, 3);
+	g_assert_cmpstr(a->sha256, ==, uu_sha);
+}
+
 static void
 test_message_automatic(void)
 {
@@ -407,6 +455,7 @@ main(int argc, char **argv)
 	g_test_add_func("/raw/line-endings", test_raw_line_endings);
 	g_test_add_func("/message/headers", test_message_headers);
 	g_test_add_func("/message/mime", test_message_mime);
+	g_test_add_func("/message/encodings", test_message_encodings);
 	g_test_add_func("/message/automatic", test_message_automatic);
 	g_test_add_func("/message/dsn", test_message_dsn);
 	g_test_add_func("/message/broken", test_message_broken);
