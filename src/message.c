@@ -391,7 +391,6 @@ first_msgid(parse_ctx *ctx, const char *value)
 	return id;
 }
 
-/* Reads the decoded content of a leaf part, at most @max bytes (sets *@truncated). */
 /* Calls @each with a part's content, decoded from its transfer encoding,
  * chunk by chunk, until it returns FALSE. Base64 and quoted-printable are
  * decoded with GMime's encoder state, the same steps as its decoding filter
@@ -473,7 +472,7 @@ hash_each(const char *data, gsize len, gpointer user)
 	return TRUE;
 }
 
-/* A part's decoded content, at most @max bytes. */
+/* A leaf part's decoded content, at most @max bytes (sets *@truncated). */
 static GByteArray *
 part_bytes(GMimePart *part, gsize max, gboolean *truncated)
 {
