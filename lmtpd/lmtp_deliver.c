@@ -57,6 +57,8 @@ typedef struct {
 	lmtpd_conf *conf;      /* borrowed likewise */
 	GError *error;         /* set when the delivery failed */
 	lmtp_co *co;           /* its session's coroutine, or NULL (a thread) */
+	/* monotonic µs, for lmtp_delays */
+	gint64 queued, taken, committed, synced;
 	lg_walsync *ws;        /* committed, durable after a sync of this */
 	gboolean done;
 } lmtp_job;
@@ -176,6 +178,17 @@ batch_run(lmtp_job **jobs, guint n)
 			lmtpd_warn("-", "delivery failed alone: %s", jobs[i]->error->message);
 }
 
+/* Sets the time field at @offset of every job in @jobs to now: one clock
+ * read for the batch. */
+static void
+stamp(GPtrArray *jobs, glong offset)
+{
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = 0; i < jobs->len; i++)
+		G_STRUCT_MEMBER(gint64, g_ptr_array_index(jobs, i), offset) = now;
+}
+
 /* Makes what @jobs committed durable, then wakes their sessions. Runs in
  * the syncer, or in the writer when nothing else is going on. */
 static void
@@ -203,6 +216,7 @@ sync_and_wake(GPtrArray *jobs)
 			failed = j->ws;
 		}
 	}
+	stamp(jobs, G_STRUCT_OFFSET(lmtp_job, synced));
 	lmtp_co **cos = g_new(lmtp_co *, jobs->len);   /* as many as sessions wait: not on the stack */
 	guint ncos = 0;
 
@@ -289,6 +303,7 @@ writer_main(gpointer unused)
 			g_ptr_array_add(batch, g_queue_pop_head(&w.queue));
 		gboolean broken = w.sync_broken;
 		g_mutex_unlock(&w.lock);
+		stamp(batch, G_STRUCT_OFFSET(lmtp_job, taken));
 
 		if (broken && w.ws != NULL)
 			writer_close();   /* the WAL missed a sync: from now on COMMIT syncs itself */
@@ -317,6 +332,8 @@ writer_main(gpointer unused)
 				batch->pdata[kept + i] = failed->pdata[i];
 			g_ptr_array_set_size(failed, 0);
 		}
+
+		stamp(batch, G_STRUCT_OFFSET(lmtp_job, committed));
 
 		/* to the syncer, which wakes the sessions once it is durable;
 		 * with nothing else to do, the writer syncs itself: one thread
@@ -390,9 +407,9 @@ lmtp_deliver_stop(void)
 }
 
 gboolean
-lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, GError **error)
+lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, lmtp_delays *delays, GError **error)
 {
-	lmtp_job job = { .d = d, .conf = conf };
+	lmtp_job job = { .d = d, .conf = conf, .queued = g_get_monotonic_time() };
 
 	job.co = lmtp_loop_current();
 	g_mutex_lock(&w.lock);
@@ -411,6 +428,12 @@ lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, GError **error)
 		w.threads_waiting--;
 	}
 	g_mutex_unlock(&w.lock);
+	if (delays != NULL) {
+		delays->queue = job.taken - job.queued;
+		delays->batch = job.committed - job.taken;
+		delays->sync = job.synced - job.committed;
+		delays->wake = g_get_monotonic_time() - job.synced;
+	}
 	if (job.error != NULL) {
 		g_propagate_error(error, job.error);
 		return FALSE;

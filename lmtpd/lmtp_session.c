@@ -536,6 +536,15 @@ temp_text(const GError *error)
 
 /* The message is complete in s->sink (or was refused while reading):
  * deliver it and answer once per recipient. Ends the transaction. */
+/* "delays=a/b/c/d" in ms: see lmtp_delays (leadgate-lmtpd(8), LOGGING) */
+#define DELAYS_TEXT_MAX 96
+static void
+delays_format(const lmtp_delays *dl, char buf[DELAYS_TEXT_MAX])
+{
+	g_snprintf(buf, DELAYS_TEXT_MAX, "delays=%.2f/%.2f/%.2f/%.2f", dl->queue / 1000.0,
+	           dl->batch / 1000.0, dl->sync / 1000.0, dl->wake / 1000.0);
+}
+
 static void
 session_deliver(lmtp_session *s, lmtp_sink *k)
 {
@@ -545,6 +554,8 @@ session_deliver(lmtp_session *s, lmtp_sink *k)
 	lg_envelope *env;
 	const lg_envelope *denv;
 	GPtrArray *results;
+	lmtp_delays delays;
+	char dtext[DELAYS_TEXT_MAX];
 
 	s->transactions++;
 	if (k->too_big) {
@@ -579,19 +590,21 @@ session_deliver(lmtp_session *s, lmtp_sink *k)
 		goto out;
 	}
 	/* the writer thread parses it (lmtp_deliver.c), then commits it */
-	if (!lmtp_deliver_commit(d, s->conf, &error)) {
-		lmtpd_warn(s->sid, "deferred: message from <%s> to %u recipient(s): %s",
-		           s->sender, s->rcpts->len, error->message);
+	if (!lmtp_deliver_commit(d, s->conf, &delays, &error)) {
+		delays_format(&delays, dtext);
+		lmtpd_warn(s->sid, "deferred: message from <%s> to %u recipient(s): %s %s",
+		           s->sender, s->rcpts->len, error->message, dtext);
 		reply_all(s, temp_code(error), temp_text(error));
 		goto out;
 	}
 
 	results = lg_delivery_results(d);
 	denv = lg_delivery_envelope(d);
+	delays_format(&delays, dtext);
 	for (guint i = 0; i < results->len; i++) {
 		g_autofree char *line = lg_rcpt_result_format(d, g_ptr_array_index(results, i));
 
-		lmtpd_info(s->sid, "%s", line);
+		lmtpd_info(s->sid, "%s %s", line, dtext);
 	}
 	for (guint i = 0; i < s->rcpts->len; i++) {
 		const char *rcpt = g_ptr_array_index(s->rcpts, i);

@@ -81,11 +81,22 @@ void lmtp_session_run(int in_fd, int out_fd, const char *peer);
 gboolean lmtp_deliver_start(GError **error);
 void lmtp_deliver_stop(void);
 
+/* Where a delivery's time went after DATA, in µs, as the log line's
+ * delays= shows it (after Postfix's delays=): */
+typedef struct {
+	gint64 queue;   /* queued until the writer took it into a batch */
+	gint64 batch;   /* parse, apply and commit of its batch */
+	gint64 sync;    /* committed until a sync covering it was done */
+	gint64 wake;    /* durable until its session ran again */
+} lmtp_delays;
+
 /* Commits @d (parsed, not applied) with the config and rules of @conf,
  * sharing the transaction with whatever else is queued, and waits for the
  * outcome. Returns TRUE when the delivery is durable (its results are set);
- * FALSE with @error (a store error) when nothing of it was written. */
-gboolean lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, GError **error);
+ * FALSE with @error (a store error) when nothing of it was written. Sets
+ * @delays (may be NULL) either way. */
+gboolean lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, lmtp_delays *delays,
+                             GError **error);
 
 G_END_DECLS
 

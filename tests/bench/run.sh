@@ -28,7 +28,10 @@
 #      - latency p50/p99 from MAIL FROM to the last 250 with lmtp-latency
 #        (pipelining like Postfix's LMTP client; every message distinct);
 #      - leadgate-lmtpd's peak RSS receiving a 50 MB message vs. idle RSS;
-#      - 1,000 rules (tests/bench/bench-rules, when it is built).
+#      - 1,000 rules (tests/bench/bench-rules, when it is built);
+#      - where a delivery's time went at 20 sessions, 4.5 KB: the means of
+#        the queue/batch/sync/wake parts of leadgate's delays= log field
+#        (leadgate-lmtpd(8)), rows delay_*_4k_c20_ms, with no target.
 #   5. Prints the machine and the table, and writes
 #      $top_builddir/tests/bench/results.csv:
 #        metric,leadgate,reference,ratio,target,met
@@ -345,6 +348,24 @@ msg_count() {
 	echo $(( n * SCALE ))
 }
 
+# delays_of_run SIZE CONC: the means of the delays= fields (queue, batch,
+# sync, wake; see leadgate-lmtpd(8)) in the log of the leadgate run that just
+# ended, added to dl[SIZE,CONC,part]: where a delivery's time went.
+declare -A dl
+delays_of_run() {
+	local means i part
+	means=$(awk '{ for (i = NF; i > 0; i--) if ($i ~ /^delays=/) {
+			sub(/^delays=/, "", $i); split($i, d, "/")
+			q += d[1]; b += d[2]; s += d[3]; w += d[4]; n++; break } }
+		END { if (n) printf "%.3f %.3f %.3f %.3f", q / n, b / n, s / n, w / n }' "$S/lg/lmtpd.log")
+	[ -n "$means" ] || return 0
+	i=0
+	for part in queue batch sync wake; do
+		i=$(( i + 1 ))
+		dl[$1,$2,$part]="${dl[$1,$2,$part]:-} $(echo "$means" | cut -d' ' -f$i)"
+	done
+}
+
 # throughput TARGET SIZE CONC: sets TP to the msgs/s of one smtp-source run, or n/a.
 # (Functions that start or stop daemons or warn run in this shell, never in $(...).)
 throughput() {
@@ -360,6 +381,7 @@ throughput() {
 	rc=$?
 	t1=$(now)
 	delivered "$target"
+	[ "$target" = leadgate ] && delays_of_run "$size" "$conc"
 	if [ "$rc" != 0 ]; then
 		warn "smtp-source into $target ($size, $conc sessions) failed ($rc): $(tail -2 "$S/source.out" | tr '\n' ' ')"
 		return 0
@@ -640,6 +662,11 @@ for conc in 1 20; do
 	done
 	row "lat_tp_c${conc}_msgs_s" "$(fmt "$(median ${lat[leadgate,$conc,rate]:-})" 0)" \
 		"$(fmt "$(median ${lat[dovecot,$conc,rate]:-})" 0)" "-" none
+done
+# where a delivery's time went at 20 sessions (the log's delays=, means of
+# each run, medians over the rounds): no target, for finding the busy part
+for part in queue batch sync wake; do
+	row "delay_${part}_4k_c20_ms" "$(fmt "$(median ${dl[4k,20,$part]:-})" 2)" "-" "-" none
 done
 row rss_50mb_peak_vs_idle_mb "$rss_peak" "$rss_idle" "<=idle+32MB" le_plus 32
 row rss_50mb_receive_s "$big_s" "-" "-" none

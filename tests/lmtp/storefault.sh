@@ -43,7 +43,8 @@ out=$(session)
 is "$(codes <<<"$out")" "220 250 250 250 250 354 451 451 221" "write-locked store: 451 for each recipient"
 like "$out" '451 4\.3\.0 <support@example\.test> ' "451 4.3.0"
 unlike "$out" '^5[0-9][0-9] ' "no 5xx for a store problem"
-like "$(cat "$LMTPD_LOG")" 'deferred: .*locked|deferred: .*busy' "the deferral is logged"
+like "$(cat "$LMTPD_LOG")" 'deferred: .*(locked|busy).* delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+$' \
+	"the deferral is logged, with its delays"
 wait "$lock_pid"
 is "$(sqlq "SELECT count(*) FROM messages WHERE message_id = 'locked@customer.test'")" "0" "nothing partial was written"
 

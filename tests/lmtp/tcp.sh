@@ -31,6 +31,16 @@ like "$out" '^220 lmtp\.test ' "greeting over TCP"
 # must still name the message
 like "$(cat "$LMTPD_LOG")" 'message-id=<tcp1@customer\.test> from=<alice@customer\.test> to=<support@example\.test> outcome=recorded' \
 	"the log line names the message after the writer freed it"
+# delays=queue/batch/sync/wake in ms, after Postfix's delays=: four figures
+# that add up to no more than the whole delivery's ms= (rounded down), plus
+# the rounding of each
+line=$(grep -m1 'message-id=<tcp1@customer\.test> .*to=<support@' "$LMTPD_LOG")
+like "$line" ' ms=[0-9]+ delays=[0-9]+\.[0-9]{2}/[0-9]+\.[0-9]{2}/[0-9]+\.[0-9]{2}/[0-9]+\.[0-9]{2}$' \
+	"the log line ends with delays=queue/batch/sync/wake"
+is "$(awk '{ for (i = 1; i <= NF; i++) { if ($i ~ /^ms=/) { sub(/^ms=/, "", $i); ms = $i }
+             if ($i ~ /^delays=/) { sub(/^delays=/, "", $i); split($i, d, "/") } }
+           print (d[1] + d[2] + d[3] + d[4] <= ms + 1.04 && d[2] > 0) ? "yes" : "no: " $0 }' <<<"$line")" yes \
+	"the delays add up within the delivery's ms=, and the batch took time"
 
 check "session over the UNIX socket" "$BLAST" -u "$T/lmtp.sock" -n 3 -t unix
 out=$("$BLAST" -p "$LMTPD_PORT" -n 250 -s 25 -t par -r support@example.test -r sales@example.test)
