@@ -534,8 +534,6 @@ temp_text(const GError *error)
 	return "Temporary internal error";
 }
 
-/* The message is complete in s->sink (or was refused while reading):
- * deliver it and answer once per recipient. Ends the transaction. */
 /* "delays=a/b/c/d" in ms: see lmtp_delays (leadgate-lmtpd(8), LOGGING) */
 #define DELAYS_TEXT_MAX 96
 static void
@@ -545,6 +543,8 @@ delays_format(const lmtp_delays *dl, char buf[DELAYS_TEXT_MAX])
 	           dl->batch / 1000.0, dl->sync / 1000.0, dl->wake / 1000.0);
 }
 
+/* The message is complete in s->sink (or was refused while reading):
+ * deliver it and answer once per recipient. Ends the transaction. */
 static void
 session_deliver(lmtp_session *s, lmtp_sink *k)
 {
