@@ -23,8 +23,12 @@ SELECT l.id              AS id,
        u.email           AS assigned_to,
        l.stage           AS stage,
        l.likelihood      AS likelihood,
-       l.expected_value  AS expected_value
+       l.expected_value  AS expected_value,
+       m.spf_result      AS spf,
+       l.suspected_spoof AS suspected_spoof,
+       l.sender_source   AS sender_source
   FROM leads l
+  JOIN messages m ON m.id = l.message_id
   LEFT JOIN organizations o ON o.id = l.organization_id
   LEFT JOIN end_users e ON e.id = l.contact_id
   LEFT JOIN tickets t ON t.id = l.ticket_id

@@ -67,6 +67,12 @@ lg_addr_normalize(const char *raw)
 		domain[--dl] = '\0';
 	if (dl == 0 || domain[0] == '.' || strstr(domain, "..") != NULL)
 		return NULL;
+	/* RFC 5321 §4.5.3.1: a domain of at most 255 octets, a path of 256. The
+	 * local part gets room beyond its 64 (long VERP and SRS addresses exist),
+	 * but an address no mail system can route is not a sender to match or a
+	 * name for an organization (whose name the schema limits). */
+	if (dl > 255 || strlen(local) > 256)
+		return NULL;
 
 	/* the common case, plain ASCII without IDNA labels, needs no Unicode work */
 	gboolean ascii = TRUE;

@@ -75,23 +75,29 @@ auth_result(const char *value, const char *method)
 	return NULL;
 }
 
+/* Every Authentication-Results header of the trusted authserv-id counts,
+ * not only the topmost: an MTA's SPF and DMARC milters often add a header
+ * each (RFC 8601 §5). Headers are in order from the top, so for each method
+ * the first verdict found is the newest and is kept. */
 static void
 read_authentication_results(lg_chain *c)
 {
 	const char *trusted = c->cfg->trusted_authserv_id;
 	if (trusted == NULL || *trusted == '\0')
 		return;
-	for (guint i = 0; i < c->msg->headers->len; i++) {
+	gsize tl = strlen(trusted);
+	for (guint i = 0; i < c->msg->headers->len && (c->dmarc == NULL || c->spf == NULL); i++) {
 		lg_header *h = c->msg->headers->pdata[i];
 		if (g_ascii_strcasecmp(h->name, "Authentication-Results") != 0)
 			continue;
-		gsize n = strcspn(h->value, "; \t");
-		if (n != strlen(trusted) || g_ascii_strncasecmp(h->value, trusted, n) != 0)
+		const char *v = h->value + strspn(h->value, " \t");
+		gsize n = strcspn(v, "; \t");
+		if (n != tl || g_ascii_strncasecmp(v, trusted, n) != 0)
 			continue;
-		/* the topmost header of our own MTA is the one to believe */
-		c->dmarc = auth_result(h->value, "dmarc");
-		c->spf = auth_result(h->value, "spf");
-		return;
+		if (c->dmarc == NULL)
+			c->dmarc = auth_result(v, "dmarc");
+		if (c->spf == NULL)
+			c->spf = auth_result(v, "spf");
 	}
 }
 
@@ -129,16 +135,30 @@ lg_chain_init(lg_chain *c, lg_store *st, const lg_config *cfg, const lg_rules *r
 	c->env = env;
 	if (!lg_store_setting(st, "ref_key", &c->ref_key, error))
 		return FALSE;
-	const lg_address *from = msg->from ? msg->from : msg->sender_hdr;
+	/* the sender to match: From; a From with no usable address falls back
+	 * to Reply-To, then Sender, then the envelope sender (SPEC §3) */
+	const lg_address *from = msg->from;
+	c->sender_source = "from";
+	if (from == NULL && msg->reply_to) {
+		from = msg->reply_to;
+		c->sender_source = "reply-to";
+	}
+	if (from == NULL && msg->sender_hdr) {
+		from = msg->sender_hdr;
+		c->sender_source = "sender";
+	}
 	if (from) {
 		c->sender_email = g_strdup(from->email);
 		c->sender_name = g_strdup(from->name);
 	} else if (env->sender && *env->sender) {
 		c->sender_email = g_strdup(env->sender);
+		c->sender_source = "envelope";
+	} else {
+		c->sender_source = NULL;
 	}
-	if (from && msg->reply_to && g_strcmp0(msg->reply_to->email, from->email) != 0) {
+	if (msg->from && msg->reply_to && g_strcmp0(msg->reply_to->email, msg->from->email) != 0) {
 		g_autoptr(GError) err = NULL;
-		gboolean form = is_form_sender(c, from->email, &err);
+		gboolean form = is_form_sender(c, msg->from->email, &err);
 		if (err) {
 			g_propagate_error(error, g_steal_pointer(&err));
 			return FALSE;
@@ -148,6 +168,7 @@ lg_chain_init(lg_chain *c, lg_store *st, const lg_config *cfg, const lg_rules *r
 			g_free(c->sender_name);
 			c->sender_email = g_strdup(msg->reply_to->email);
 			c->sender_name = g_strdup(msg->reply_to->name);
+			c->sender_source = "reply-to";
 		}
 	}
 	read_authentication_results(c);
@@ -235,28 +256,37 @@ insert_lead(lg_chain *c, lg_lead_row *l, lg_rcpt_result *res, GError **error)
 	return TRUE;
 }
 
-static const char *const freemail[] = {
-	"gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "outlook.com", "hotmail.com",
-	"live.com", "msn.com", "aol.com", "icloud.com", "me.com", "mac.com", "gmx.de", "gmx.net",
-	"web.de", "proton.me", "protonmail.com", "mail.ru", "yandex.ru", "qq.com", "163.com",
-	"zoho.com", "fastmail.com", "t-online.de", "orange.fr", "free.fr", "libero.it", NULL };
+static gboolean
+is_freemail(const lg_chain *c, const char *domain)
+{
+	for (char **d = c->cfg->freemail_domains; d && *d; d++)
+		if (g_ascii_strcasecmp(*d, domain) == 0)
+			return TRUE;
+	return FALSE;
+}
 
-/* Organization and end user for a new sender (mailbox mode always). */
+/* Organization and end user for a new sender (mailbox mode always). The
+ * organization is found by the sender's domain or made from it, never
+ * found by a name: a display name is the sender's to choose, and matching
+ * by it let a stranger join another customer's organization. A sender at
+ * a freemail domain gets no organization: the end user and their tickets
+ * stand alone, and only the ticket's contact or someone who already wrote
+ * to it belongs to it. */
 static gboolean
 ensure_customer(lg_chain *c, lg_lead_row *l, lg_rcpt_result *res, GError **error)
 {
 	const char *domain = lg_addr_domain(c->sender_email);
 	gint64 org = l->organization_id;
-	if (org == 0 && domain && !lg_store_org_by_domain(c->st, domain, &org, error))
+	gboolean free = domain && is_freemail(c, domain);
+	if (org == 0 && domain && !free && !lg_store_org_by_domain(c->st, domain, &org, error))
 		return FALSE;
-	if (org == 0 && c->cfg->create_organizations && domain) {
-		gboolean free = g_strv_contains(freemail, domain);
-		const char *name = free ? (c->sender_name ? c->sender_name : c->sender_email) : domain;
-		if (!lg_store_org_ensure(c->st, name, "email", &org, error))
+	if (org == 0 && domain && free)
+		trace(res, "no organization: %s is a freemail domain", domain);
+	else if (org == 0 && domain && c->cfg->create_organizations) {
+		if (!lg_store_org_create_for_domain(c->st, domain, "email", &org, error))
 			return FALSE;
-		if (!free && !lg_store_org_domain_add(c->st, org, domain, error))
-			return FALSE;
-		trace(res, "organization \"%s\" for %s", name, c->sender_email);
+		trace(res, org ? "organization for %s made from its domain" : "no organization for %s: too many namesakes",
+		      c->sender_email);
 	}
 	if (l->contact_id == 0 && !lg_store_end_user_ensure(c->st, c->sender_email, c->sender_name, org, &l->contact_id, error))
 		return FALSE;
@@ -452,7 +482,8 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 	lg_lead_row l = {
 		.message_id = c->message_row, .recipient = rcpt, .mailbox_id = mailbox_id,
 		.mailbox_mode = mode, .status = "unread", .subject = msg->subject,
-		.sender_email = c->sender_email, .sender_name = c->sender_name, .source = "email",
+		.sender_email = c->sender_email, .sender_name = c->sender_name, .sender_source = c->sender_source,
+		.source = "email",
 	};
 	if (!lg_store_end_user_find(c->st, c->sender_email, &l.contact_id, &l.organization_id, error))
 		return FALSE;

@@ -28,6 +28,7 @@ typedef struct {
 	lg_message_facts facts;      /* sender used for matching, auth verdicts */
 	char *sender_email;          /* owned copies behind facts */
 	char *sender_name;
+	const char *sender_source;   /* from | reply-to | sender | envelope (static); NULL: none */
 	char *dmarc;
 	char *spf;
 } lg_chain;

@@ -94,6 +94,13 @@ static const key_def keys[] = {
 	  "seconds of the flood window" },
 	{ "inbound", "trusted_authserv_id", K_STR, F(trusted_authserv_id), "", 0, 0, NULL,
 	  "authserv-id of Authentication-Results headers to trust (your MTA's); empty: none" },
+	{ "inbound", "freemail_domains", K_LIST, F(freemail_domains),
+	  "gmail.com;googlemail.com;yahoo.com;yahoo.co.uk;outlook.com;hotmail.com;live.com;msn.com;"
+	  "aol.com;icloud.com;me.com;mac.com;gmx.de;gmx.net;web.de;proton.me;protonmail.com;mail.ru;"
+	  "yandex.ru;qq.com;163.com;zoho.com;fastmail.com;t-online.de;orange.fr;free.fr;libero.it",
+	  0, 0, NULL,
+	  "domains shared by unrelated people: a sender there gets an end user and a ticket but "
+	  "no organization; separated by ';'" },
 	{ "inbound", "loop_header", K_STR, F(loop_header), "X-Leadgate-Loop", 0, 0, NULL,
 	  "header leadgate puts on mail it sends; such mail never makes a ticket" },
 	{ "inbound", "instance_id", K_STR, F(instance_id), "", 0, 0, NULL,

@@ -61,6 +61,7 @@ typedef struct lg_config {
 	int notify_limit;           /* notifications per sender per window, 20 */
 	int limit_window;           /* seconds, 7200 */
 	char *trusted_authserv_id;  /* Authentication-Results we believe; "" = none */
+	char **freemail_domains;    /* shared mail domains: no organization from them */
 	char *loop_header;          /* X-Leadgate-Loop */
 	char *instance_id;          /* value of the loop header we send; default hostname */
 	gint64 body_max;            /* longest kept body text, 1 MiB */

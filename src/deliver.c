@@ -4,8 +4,9 @@
  *
  * SUMMARY
  *   apply = SAVEPOINT; raw bytes (once per hash); message row; the chain for
- *   each recipient; RELEASE. A store error rolls the savepoint back and is
- *   returned (the caller answers 4xx). Any other failure of the chain rolls
+ *   each recipient; RELEASE. A temporary store error (the database's state)
+ *   rolls the savepoint back and is returned (the caller answers 4xx). Any
+ *   other failure of the chain, a value the schema refuses included, rolls
  *   the savepoint back and quarantines the raw message instead, so a message
  *   that trips a bug is accepted once and kept for `leadgate replay`.
  */
@@ -114,7 +115,11 @@ lg_delivery_apply(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_r
 		return lg_store_release(st, "delivery", error);
 	lg_store_rollback_to(st, "delivery");
 	lg_delivery_reset(d);
-	if (err->domain == LG_STORE_ERROR) {
+	/* Only the database's state (busy, full, I/O, read-only, damaged) may
+	 * pass; a value the schema refuses (a constraint, a value too big) was
+	 * caused by the message and fails the same way on every retry, so it is
+	 * quarantined like any other failure of the chain, never answered 4xx. */
+	if (err->domain == LG_STORE_ERROR && lg_error_is_temporary(err)) {
 		g_propagate_error(error, g_steal_pointer(&err));
 		return FALSE;
 	}

@@ -17,7 +17,10 @@
  *   not the store), the savepoint is rolled back and the raw message is
  *   written to the quarantine with the error instead: the delivery is
  *   accepted (status LG_RCPT_QUARANTINED) and `leadgate replay --quarantine`
- *   runs it again later. apply returns FALSE only for store errors; then the
+ *   runs it again later. A value the schema refuses (a constraint) counts as
+ *   a failure of the chain, not of the store: the message caused it and a
+ *   retry would fail the same way. apply returns FALSE only for temporary
+ *   store errors (the database's state); then the
  *   caller must roll back the whole transaction and answer with a temporary
  *   failure (lg_error_is_temporary) for every delivery in it. After a
  *   rollback or a failed commit, lg_delivery_reset() clears the results so

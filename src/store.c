@@ -42,6 +42,7 @@ GResource *lg_sql_get_resource(void);
 
 static const char *const migrations[] = {
 	"001_initial.sql",
+	"002_sender_source.sql",
 };
 
 int

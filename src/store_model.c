@@ -405,15 +405,15 @@ lg_store_lead_insert(lg_store *st, lg_lead_row *l, GError **error)
 {
 	if (!store_exec(st,
 	        "INSERT INTO leads (message_id, recipient, mailbox_id, mailbox_mode, status, hidden, source, "
-	        "sender_email, sender_name, subject, decided_by, reason, suspected_spoof, automatic, "
+	        "sender_email, sender_name, sender_source, subject, decided_by, reason, suspected_spoof, automatic, "
 	        "organization_id, contact_id, ticket_id, assigned_user_id, reply_to_lead_id, stage) "
-	        "VALUES (?, ?, nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), nullif(?, 0), nullif(?, 0), "
+	        "VALUES (?, ?, nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), nullif(?, 0), nullif(?, 0), "
 	        "nullif(?, 0), nullif(?, 0), ?)",
-	        "isissbssssssbbiiiiis", NULL, error,
+	        "isissbsssssssbbiiiiis", NULL, error,
 	        l->message_id, l->recipient, l->mailbox_id, l->mailbox_mode, l->status, l->hidden,
-	        l->source ? l->source : "email", l->sender_email, l->sender_name, l->subject, l->decided_by,
-	        l->reason, l->suspected_spoof, l->automatic, l->organization_id, l->contact_id, l->ticket_id,
-	        l->assigned_user_id, l->reply_to_lead_id, l->stage))
+	        l->source ? l->source : "email", l->sender_email, l->sender_name, l->sender_source, l->subject,
+	        l->decided_by, l->reason, l->suspected_spoof, l->automatic, l->organization_id, l->contact_id,
+	        l->ticket_id, l->assigned_user_id, l->reply_to_lead_id, l->stage))
 		return FALSE;
 	l->id = sqlite3_last_insert_rowid(st->db);
 	return TRUE;
@@ -464,10 +464,32 @@ lg_store_ticket_reopen(lg_store *st, gint64 ticket_id, gboolean *reopened_r, GEr
 gboolean
 lg_store_org_ensure(lg_store *st, const char *name, const char *created_from, gint64 *id_r, GError **error)
 {
+	/* organizations.name holds 1 to 500 characters */
+	g_autofree char *clamped = NULL;
+	if (g_utf8_strlen(name, -1) > 500)
+		name = clamped = g_utf8_substring(name, 0, 500);
 	if (!store_exec(st, "INSERT INTO organizations (name, created_from) VALUES (?, ?) ON CONFLICT DO NOTHING",
 	                "ss", NULL, error, name, created_from))
 		return FALSE;
 	return store_get_int(st, "SELECT id FROM organizations WHERE name = ? COLLATE NOCASE", "s", id_r, NULL, error, name);
+}
+
+gboolean
+lg_store_org_create_for_domain(lg_store *st, const char *domain, const char *created_from, gint64 *id_r,
+                               GError **error)
+{
+	*id_r = 0;
+	/* bounded: past this many namesakes the end user stands alone */
+	for (int n = 1; n <= 20 && *id_r == 0; n++) {
+		g_autofree char *name = n == 1 ? g_strdup(domain) : g_strdup_printf("%s (%d)", domain, n);
+		gint64 changes = 0;
+		if (!store_exec(st, "INSERT INTO organizations (name, created_from) VALUES (?, ?) ON CONFLICT DO NOTHING",
+		                "ss", &changes, error, name, created_from))
+			return FALSE;
+		if (changes > 0)
+			*id_r = sqlite3_last_insert_rowid(st->db);
+	}
+	return *id_r == 0 || lg_store_org_domain_add(st, *id_r, domain, error);
 }
 
 gboolean

@@ -72,6 +72,7 @@ typedef struct {
 	const char *source;
 	const char *sender_email;
 	const char *sender_name;
+	const char *sender_source;  /* from | reply-to | sender | envelope; NULL: none */
 	const char *subject;
 	const char *decided_by;
 	const char *reason;
@@ -99,7 +100,16 @@ gboolean lg_store_comment_add(lg_store *st, gint64 ticket_id, gboolean is_public
                               gboolean *added_r, GError **error);
 /* Reopens a resolved or closed ticket; *@reopened_r says whether it was. */
 gboolean lg_store_ticket_reopen(lg_store *st, gint64 ticket_id, gboolean *reopened_r, GError **error);
+/* The organization named @name (an admin's name: a rule's :organization),
+ * made when there is none. Matches an existing one by name, so never pass
+ * a name taken from a message. */
 gboolean lg_store_org_ensure(lg_store *st, const char *name, const char *created_from, gint64 *id_r, GError **error);
+/* A new organization for the mail domain @domain, named after it; never an
+ * existing one: when the name is taken (an organization made by hand that
+ * does not list the domain), "DOMAIN (2)" and so on. The domain is added to
+ * it. */
+gboolean lg_store_org_create_for_domain(lg_store *st, const char *domain, const char *created_from,
+                                        gint64 *id_r, GError **error);
 gboolean lg_store_org_domain_add(lg_store *st, gint64 org_id, const char *domain, GError **error);
 gboolean lg_store_end_user_ensure(lg_store *st, const char *email, const char *name, gint64 org_id,
                                   gint64 *id_r, GError **error);

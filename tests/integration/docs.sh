@@ -23,8 +23,8 @@ for v in v_leads v_unread_leads v_tickets v_ticket_thread; do
   done
 done
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_leads')")" \
-   "id,created_at,status,hidden,mailbox,sender_email,sender_name,subject,source,decided_by,organization,contact_email,ticket_number,assigned_to,stage,likelihood,expected_value" \
-   "v_leads has exactly the columns of SPEC §8"
+   "id,created_at,status,hidden,mailbox,sender_email,sender_name,subject,source,decided_by,organization,contact_email,ticket_number,assigned_to,stage,likelihood,expected_value,spf,suspected_spoof,sender_source" \
+   "v_leads has the columns of SPEC §8 in order, then sender_source"
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_tickets')")" \
    "number,created_at,subject,status,priority,organization,contact_email,assigned_to,created_from,comments,last_customer_reply_at" \
    "v_tickets has exactly the columns of SPEC §8"
@@ -32,5 +32,5 @@ is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_ticket_thre
    "ticket_number,at,kind,author,body" "v_ticket_thread has exactly the columns of SPEC §8"
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_unread_leads')")" \
    "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_leads')")" "v_unread_leads has the columns of v_leads"
-is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "1/wal" "schema version tracked, WAL on"
+is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "2/wal" "schema version tracked, WAL on"
 done_testing
