@@ -5,6 +5,8 @@ DROP VIEW IF EXISTS v_leads;
 DROP VIEW IF EXISTS v_unread_leads;
 DROP VIEW IF EXISTS v_tickets;
 DROP VIEW IF EXISTS v_ticket_thread;
+DROP VIEW IF EXISTS v_activities;
+DROP VIEW IF EXISTS v_sync_log;
 
 CREATE VIEW v_leads AS
 SELECT l.id              AS id,
@@ -68,3 +70,41 @@ SELECT ticket_number, at, kind, author, body FROM (
          c.author_email, c.body, 1, c.id
     FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
 ) ORDER BY ticket_number, seq, at, cid;
+
+-- email sync (SPEC §5): lead_email is the counterpart address the activity
+-- was logged by; a field that is not among activity_fields is NULL.
+CREATE VIEW v_activities AS
+SELECT a.id            AS id,
+       a.at            AS at,
+       CASE a.direction WHEN 'out' THEN 'Email Sent' ELSE 'Email Received' END AS type,
+       u.email         AS user_email,
+       a.lead_id       AS lead_id,
+       a.counterpart   AS lead_email,
+       a.subject       AS subject,
+       a.from_addr     AS from_addr,
+       a.to_addrs      AS to_addrs,
+       a.cc_addrs      AS cc_addrs,
+       a.bcc_addrs     AS bcc_addrs,
+       a.attachments   AS attachments,
+       a.direction     AS direction,
+       a.ident         AS message_id,
+       a.body          AS body,
+       a.source        AS source,
+       a.purged_at     AS purged_at
+  FROM activities a
+  JOIN users u ON u.id = a.user_id;
+
+CREATE VIEW v_sync_log AS
+SELECT s.at            AS at,
+       u.email         AS user_email,
+       s.direction     AS direction,
+       s.message_id    AS message_id,
+       s.subject       AS subject,
+       s.outcome       AS outcome,
+       s.reason        AS reason,
+       s.lead_id       AS lead_id,
+       s.counterpart   AS counterpart,
+       s.activity_id   AS activity_id,
+       s.source        AS source
+  FROM sync_log s
+  JOIN users u ON u.id = s.user_id;

@@ -43,6 +43,7 @@ GResource *lg_sql_get_resource(void);
 static const char *const migrations[] = {
 	"001_initial.sql",
 	"002_sender_source.sql",
+	"003_sync.sql",
 };
 
 int

@@ -17,7 +17,7 @@ for cmd in $("$LEADGATE" help | awk '/^  [a-z]/ {print $1}'); do
   check "leadgate(1) documents '$cmd'" grep -Eq "^\.(B|BR|BI|TP).*\b$cmd\b" "$man/leadgate.1"
 done
 lg init >/dev/null
-for v in v_leads v_unread_leads v_tickets v_ticket_thread; do
+for v in v_leads v_unread_leads v_tickets v_ticket_thread v_activities v_sync_log; do
   for col in $(sqlq "select name from pragma_table_info('$v')"); do
     check "leadgate-views(7) documents $v.$col" grep -q "$col" "$man/leadgate-views.7"
   done
@@ -30,7 +30,13 @@ is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_tickets')")
    "v_tickets has exactly the columns of SPEC §8"
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_ticket_thread')")" \
    "ticket_number,at,kind,author,body" "v_ticket_thread has exactly the columns of SPEC §8"
+is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_activities')")" \
+   "id,at,type,user_email,lead_id,lead_email,subject,from_addr,to_addrs,cc_addrs,bcc_addrs,attachments,direction,message_id,body,source,purged_at" \
+   "v_activities has the columns of SPEC §8 in order, then more"
+is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_sync_log')")" \
+   "at,user_email,direction,message_id,subject,outcome,reason,lead_id,counterpart,activity_id,source" \
+   "v_sync_log has the columns of SPEC §8 in order, then more"
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_unread_leads')")" \
    "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_leads')")" "v_unread_leads has the columns of v_leads"
-is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "2/wal" "schema version tracked, WAL on"
+is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "3/wal" "schema version tracked, WAL on"
 done_testing
