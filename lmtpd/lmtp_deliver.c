@@ -27,11 +27,18 @@
  *   next batch, so the CPU work of one batch overlaps the disk wait of the
  *   one before, and one fdatasync covers every batch committed before it
  *   began. When nothing else is queued or syncing, the writer syncs the
- *   batch itself, which spares a lone delivery one thread switch. A session still answers 250 only after a sync that covers its
- *   commit has succeeded. If a sync fails, its deliveries answer 451 (the
- *   client retries; a retry of a message already written is a duplicate,
- *   not a second lead) and the writer goes back to synchronous commits,
- *   since a WAL that missed a sync cannot vouch for later ones.
+ *   batch itself, which spares a lone delivery one thread switch. A
+ *   session still answers 250 only after a sync that covers its commit has
+ *   succeeded: each delivery takes the sync handle of its connection when
+ *   its commit returns, so no later failure (which closes the connection)
+ *   can leave a committed delivery without a sync behind it.
+ *
+ *   If a sync fails, its deliveries answer 451, and so does every delivery
+ *   after it until a checkpoint of the whole WAL into the database file
+ *   succeeds (prove_durable): before that, a retry would be answered 250
+ *   as a duplicate of a row that may not be on disk. Then mail is accepted
+ *   again, with synchronous commits, since a WAL that missed a sync cannot
+ *   vouch for later ones through the same handle.
  *
  * FAILURES
  *   If begin, an apply or the commit fails, the transaction is rolled back
@@ -48,6 +55,8 @@
  *   was rolled back; job->done is written under w.lock.
  */
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "lmtpd.h"
 #include "lmtp_loop.h"
@@ -73,6 +82,7 @@ static struct {
 	lg_store *st;          /* owned by the writer thread */
 	lg_walsync *ws;        /* w.st's deferred sync, or NULL: synchronous */
 	gboolean sync_broken;  /* a sync failed: no more deferred syncs */
+	gboolean unproven;     /* a sync failed: 451 until a checkpoint succeeds */
 	GThread *syncer;
 	GCond to_sync;         /* the syncer waits on it */
 	GPtrArray *pending;    /* lmtp_job*: batches done, not yet synced */
@@ -139,6 +149,11 @@ batch_try(lmtp_job **jobs, guint n, GError **error)
 			goto fail;
 	if (!lg_store_commit(w.st, error))
 		goto fail;
+	/* the sync handle that makes this commit durable, taken now: a later
+	 * failure may close the connection and clear w.ws before the batch is
+	 * handed to the syncer. NULL: the commit was synchronous. */
+	for (guint i = 0; i < n; i++)
+		jobs[i]->ws = w.ws != NULL ? lg_walsync_ref(w.ws) : NULL;
 	return TRUE;
 
 fail:
@@ -157,8 +172,13 @@ batch_run(lmtp_job **jobs, guint n)
 {
 	GError *error = NULL;
 	gint64 t0 = g_get_monotonic_time();
+	/* test hook: the batch fails as if one delivery were bad, and the last
+	 * retry alone fails with an I/O error (leadgate-lmtpd(8), TESTING) */
+	gboolean split = n > 1 && lg_fault_injected("batch-split");
 
-	if (batch_try(jobs, n, &error)) {
+	if (split)
+		g_set_error(&error, G_IO_ERROR, G_IO_ERROR_FAILED, "injected batch failure");
+	else if (batch_try(jobs, n, &error)) {
 		lmtpd_debug("-", "commit: %u deliveries in %" G_GINT64_FORMAT " ms",
 		            n, (g_get_monotonic_time() - t0) / 1000);
 		return;
@@ -173,9 +193,48 @@ batch_run(lmtp_job **jobs, guint n)
 	lmtpd_warn("-", "commit of %u deliveries failed (%s): trying each alone",
 	           n, error->message);
 	g_clear_error(&error);
-	for (guint i = 0; i < n; i++)
-		if (!batch_try(&jobs[i], 1, &jobs[i]->error))
-			lmtpd_warn("-", "delivery failed alone: %s", jobs[i]->error->message);
+	for (guint i = 0; i < n; i++) {
+		if (split && i == n - 1) {
+			g_set_error(&jobs[i]->error, LG_STORE_ERROR, LG_STORE_ERROR_IO,
+			            "injected I/O error");
+			writer_close();
+		} else if (batch_try(&jobs[i], 1, &jobs[i]->error)) {
+			continue;
+		}
+		lmtpd_warn("-", "delivery failed alone: %s", jobs[i]->error->message);
+	}
+}
+
+/* After a failed sync nothing the WAL holds can be vouched for, not even
+ * a row that a retry would find as a duplicate. A checkpoint that copies
+ * the whole WAL into the database file and syncs that file (SQLite syncs
+ * both with synchronous=FULL) proves the database durable again. It uses
+ * a connection of its own: the writer's is closed after a failed sync. */
+static gboolean
+prove_durable(int busy_timeout_ms, GError **error)
+{
+	sqlite3 *db = NULL;
+	int rc, wal_frames = -1, done = -1;
+
+	if (lg_fault_injected("checkpoint")) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_IO, "injected checkpoint failure");
+		return FALSE;
+	}
+	rc = sqlite3_open_v2(lmtpd.db_path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, busy_timeout_ms);
+		rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_FULL, &wal_frames, &done);
+	if (rc == SQLITE_OK && wal_frames != done)
+		rc = SQLITE_BUSY;
+	if (rc != SQLITE_OK)
+		g_set_error(error, LG_STORE_ERROR, rc == SQLITE_BUSY ? LG_STORE_ERROR_BUSY : LG_STORE_ERROR_IO,
+		            "checkpoint of %s: %s", lmtpd.db_path,
+		            db != NULL && rc != SQLITE_BUSY ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	sqlite3_close_v2(db);
+	return rc == SQLITE_OK;
 }
 
 /* Sets the time field at @offset of every job in @jobs to now: one clock
@@ -211,8 +270,9 @@ sync_and_wake(GPtrArray *jobs)
 			syncs++;
 			us += g_get_monotonic_time() - t0;
 		} else {
-			lmtpd_warn("-", "%s: the deliveries it covers answer 451, "
-			           "and commits are synchronous from now on", error->message);
+			lmtpd_warn("-", "%s: the deliveries it covers answer 451, no mail is "
+			           "accepted until a checkpoint proves the database durable, "
+			           "and commits are synchronous from then on", error->message);
 			failed = j->ws;
 		}
 	}
@@ -224,7 +284,7 @@ sync_and_wake(GPtrArray *jobs)
 	w.syncs += syncs;
 	w.sync_us += us;
 	if (failed != NULL)
-		w.sync_broken = TRUE;
+		w.sync_broken = w.unproven = TRUE;
 	for (guint i = 0; i < jobs->len; i++) {
 		lmtp_job *j = g_ptr_array_index(jobs, i);
 
@@ -278,6 +338,33 @@ syncer_main(gpointer unused)
 	return NULL;
 }
 
+/* After a failed sync: TRUE when a checkpoint now proves the database
+ * durable; otherwise every job of @batch gets a temporary error. */
+static gboolean
+writer_prove(GPtrArray *batch)
+{
+	const lmtp_job *first = g_ptr_array_index(batch, 0);
+	GError *error = NULL;
+
+	if (prove_durable(first->conf->cfg->busy_timeout_ms, &error)) {
+		g_mutex_lock(&w.lock);
+		w.unproven = FALSE;
+		g_mutex_unlock(&w.lock);
+		lmtpd_info("-", "the database is durable again (checkpoint done): accepting mail");
+		return TRUE;
+	}
+	lmtpd_warn("-", "not accepting mail: a sync failed and the database is not proven "
+	           "durable again (%s)", error->message);
+	for (guint i = 0; i < batch->len; i++) {
+		lmtp_job *j = g_ptr_array_index(batch, i);
+
+		j->error = g_error_new(LG_STORE_ERROR, LG_STORE_ERROR_IO,
+		                       "the database is not proven durable since a sync failed");
+	}
+	g_error_free(error);
+	return FALSE;
+}
+
 static gpointer
 writer_main(gpointer unused)
 {
@@ -297,16 +384,28 @@ writer_main(gpointer unused)
 			g_mutex_unlock(&w.lock);
 			break;
 		}
+		if (lg_fault_injected("batch-split")) {
+			/* the test hook needs a batch of two: wait for the second (5 s at most) */
+			gint64 until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+			w.writer_waits = TRUE;
+			while (g_queue_get_length(&w.queue) < 2 && !w.stop &&
+			       g_cond_wait_until(&w.queued, &w.lock, until))
+				;
+			w.writer_waits = FALSE;
+		}
 		max = MAX(1, ((lmtp_job *)g_queue_peek_head(&w.queue))->conf->cfg->commit_batch);
 		g_ptr_array_set_size(batch, 0);
 		while (batch->len < max && !g_queue_is_empty(&w.queue))
 			g_ptr_array_add(batch, g_queue_pop_head(&w.queue));
-		gboolean broken = w.sync_broken;
+		gboolean broken = w.sync_broken, unproven = w.unproven;
 		g_mutex_unlock(&w.lock);
 		stamp(batch, G_STRUCT_OFFSET(lmtp_job, taken));
 
 		if (broken && w.ws != NULL)
 			writer_close();   /* the WAL missed a sync: from now on COMMIT syncs itself */
+		if (unproven && !writer_prove(batch))
+			goto done;   /* every delivery of the batch answers 451 */
 
 		/* Parse here, before the transaction: GMime then runs in this one
 		 * thread, while the event loop keeps to the protocol (measured with
@@ -333,17 +432,12 @@ writer_main(gpointer unused)
 			g_ptr_array_set_size(failed, 0);
 		}
 
+	done:
 		stamp(batch, G_STRUCT_OFFSET(lmtp_job, committed));
 
 		/* to the syncer, which wakes the sessions once it is durable;
 		 * with nothing else to do, the writer syncs itself: one thread
-		 * switch less for a lone delivery (+6% msgs/s at 1 session) */
-		for (guint i = 0; i < batch->len; i++) {
-			lmtp_job *j = g_ptr_array_index(batch, i);
-
-			if (j->error == NULL && w.ws != NULL)
-				j->ws = lg_walsync_ref(w.ws);
-		}
+		 * switch less for a lone delivery */
 		g_mutex_lock(&w.lock);
 		w.batches++;
 		w.deliveries += batch->len;

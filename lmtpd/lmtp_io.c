@@ -33,6 +33,7 @@ struct lmtp_io {
 	int out_fd;
 	gboolean out_is_socket;
 	int timeout;                 /* seconds; 0 = none */
+	gint64 deadline;             /* monotonic µs; 0 = none */
 	lmtp_io_stop_func stop;
 	gpointer stop_data;
 	gsize start, end;
@@ -71,18 +72,31 @@ lmtp_io_set_timeout(lmtp_io *io, int seconds)
 }
 
 void
+lmtp_io_set_deadline(lmtp_io *io, gint64 deadline)
+{
+	io->deadline = deadline;
+}
+
+void
 lmtp_io_set_stop(lmtp_io *io, lmtp_io_stop_func fn, gpointer data)
 {
 	io->stop = fn;
 	io->stop_data = data;
 }
 
-/* Waits for @events on @fd, in one-second slices so the stop check runs. */
+/* Waits for @events on @fd, in one-second slices so the stop check runs.
+ * The wait ends at the timeout or at the deadline, whichever comes first. */
 static lmtp_io_status
 io_wait(lmtp_io *io, int fd, short events, gboolean stoppable)
 {
 	gint64 deadline = io->timeout > 0 ?
 		g_get_monotonic_time() + (gint64)io->timeout * G_USEC_PER_SEC : 0;
+
+	if (io->deadline != 0 && (deadline == 0 || io->deadline < deadline)) {
+		deadline = io->deadline;
+		if (deadline <= g_get_monotonic_time())
+			return LMTP_IO_TIMEOUT;
+	}
 
 	if (lmtp_loop_current() != NULL) {
 		/* on the event loop: yield until ready; no polling in slices */
@@ -100,6 +114,8 @@ io_wait(lmtp_io *io, int fd, short events, gboolean stoppable)
 					return LMTP_IO_STOP;
 				can_stop = FALSE;   /* mid-transaction: finish it */
 				break;
+			case LMTP_LOOP_ABORT:
+				return LMTP_IO_STOP;   /* even mid-transaction */
 			}
 		}
 	}

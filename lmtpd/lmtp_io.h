@@ -30,7 +30,8 @@ typedef enum {
 	LMTP_IO_TIMEOUT,   /* nothing came within the timeout */
 	LMTP_IO_ERROR,     /* read or write failed */
 	LMTP_IO_TOOLONG,   /* line longer than allowed; it was skipped */
-	LMTP_IO_STOP       /* the stop check said so while waiting */
+	LMTP_IO_STOP       /* the stop check said so while waiting, or the
+	                    * daemon stops now (its drain time is over) */
 } lmtp_io_status;
 
 typedef struct lmtp_io lmtp_io;
@@ -42,6 +43,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(lmtp_io, lmtp_io_free)
 
 /* Seconds any single wait may last (0: forever). */
 void lmtp_io_set_timeout(lmtp_io *io, int seconds);
+/* A monotonic time (g_get_monotonic_time) after which every wait ends with
+ * LMTP_IO_TIMEOUT, however much came before it (0: none): the deadline of a
+ * whole command or message transfer, where the timeout bounds one wait. */
+void lmtp_io_set_deadline(lmtp_io *io, gint64 deadline);
 /* Checked about once a second while waiting for input; NULL: never. */
 void lmtp_io_set_stop(lmtp_io *io, lmtp_io_stop_func fn, gpointer data);
 

@@ -6,27 +6,45 @@
  *   Each accepted connection gets a coroutine (ucontext, its own stack with
  *   a guard page) that runs lmtp_session_run(). lmtp_io's waits and the
  *   commit wait call back here and swap to the loop; the loop resumes a
- *   coroutine when its socket is ready, its deadline has passed, the writer
- *   thread has woken it (an eventfd and a locked list), or the daemon stops.
- *   Everything but the writer runs in one thread, so no locks are needed
- *   for the coroutine lists.
+ *   coroutine when its socket is ready, its deadline has passed, another
+ *   thread has woken it (an eventfd and a locked list: the writer after a
+ *   commit, a worker after lmtp_loop_offload), or the daemon stops.
+ *   Everything but the writer and the workers runs in one thread, so no
+ *   locks are needed for the coroutine lists.
  *
  *   A session's socket is registered with epoll once, edge-triggered, for
  *   both directions: no epoll_ctl per wait. Edges that come while the
  *   coroutine is not waiting for them are kept in co->ready, so a wait for
  *   a readiness already signalled returns at once (the caller then tries
- *   its read or write, and waits again if that finds nothing).
+ *   its read or write, and waits again if that finds nothing). A hang-up
+ *   or an error (EPOLLRDHUP, EPOLLHUP, EPOLLERR) is never consumed: once
+ *   the client has closed, every later wait returns at once and the read
+ *   finds the end of input, even when the close came together with the
+ *   last bytes of a message and the session was waiting for its delivery
+ *   at the time.
  *
- *   A coroutine is entered the first time with setcontext() and from then
- *   on with _setjmp/_longjmp between its stack and the loop's: swapcontext
- *   saves and restores the signal mask, a system call on every switch,
- *   which none of ours needs (the mask is the same everywhere). glibc's
- *   fortified longjmp refuses to jump to another stack, so this file is
- *   built without _FORTIFY_SOURCE.
+ *   Every switch is a swapcontext() between the loop's context and the
+ *   coroutine's, each saved where it was left: no jump ever goes into a
+ *   frame that is not on a live call chain, so this works with
+ *   _FORTIFY_SOURCE and with shadow stacks. swapcontext also sets the
+ *   signal mask, the same everywhere here; that system call per switch is
+ *   the price of staying with what the C library defines.
  *
  *   Under AddressSanitizer every switch is announced with
- *   __sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber, so
- *   that it follows the change of stack.
+ *   __sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber:
+ *   the loop side names the coroutine's stack (the mapping above the guard
+ *   page), the coroutine side names the loop thread's stack, which the
+ *   coroutine learns when it is first entered.
+ *
+ * STOPPING
+ *   When a signal callback says stop, the listeners are dropped and waits
+ *   marked stoppable end at once (idle sessions). The others get @drain_us
+ *   to finish; after that every wait for a socket ends (LMTP_LOOP_ABORT)
+ *   and those sessions answer 421 and close. A session waiting for its
+ *   delivery is not cut short: the writer finishes what it has and wakes
+ *   it, and it answers. lmtp_loop_run returns only when no coroutine is
+ *   left, so no wake-up can come after it; lmtp_loop_free then releases
+ *   the loop, after the caller has stopped the threads that wake it.
  *
  * INVARIANTS
  *   1. A coroutine is in exactly one state: running, waiting for an fd (its
@@ -34,11 +52,8 @@
  *   2. Only the loop thread touches coroutines; other threads only append
  *      to woken_list (under woken_lock) and write the eventfd.
  */
-/* before any header: see SUMMARY (jumps between stacks) */
-#undef _FORTIFY_SOURCE
 #include <errno.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -56,13 +71,15 @@
 #endif
 
 #define CO_STACK (2 * 1024 * 1024)   /* GMime recurses on nested MIME */
+#define OFFLOAD_THREADS 4            /* blocking calls of sessions at once */
+
+/* hang-up and error stay in co->ready once seen (see SUMMARY) */
+#define CO_STICKY (EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 
 typedef enum { CO_RUNNING, CO_WAIT_FD, CO_WAIT_WAKE, CO_DONE } co_state;
 
 struct lmtp_co {
-	jmp_buf jb;                /* where it yielded */
-	ucontext_t ctx;            /* its first entry */
-	gboolean started;
+	ucontext_t ctx;            /* where it yielded (or its entry point) */
 	void *map;                 /* stack mapping, guard page first */
 	size_t map_len;
 	co_state state;
@@ -81,15 +98,17 @@ struct lmtp_co {
 static struct {
 	int ep;
 	int evfd;
-	jmp_buf main_jb;
+	ucontext_t main_ctx;       /* the loop, while a coroutine runs */
 	struct epoll_event evs[64];  /* from the last epoll_wait */
 	int nevs;
 	GPtrArray *cos;            /* every live coroutine */
 	lmtp_loop_session_fn session_fn;
 	gboolean stopping;
+	gboolean aborting;         /* the drain time is over: every fd wait ends */
 	GMutex woken_lock;
 	GPtrArray *woken;          /* lmtp_co*, appended by other threads */
 	gboolean evfd_pending;     /* the eventfd was written, run_woken not yet run */
+	GThreadPool *pool;         /* lmtp_loop_offload's workers */
 #ifdef LG_ASAN
 	const void *main_stack_bottom;
 	size_t main_stack_size;
@@ -109,20 +128,20 @@ lmtp_loop_current(void)
 static void
 switch_to_co(lmtp_co *co)
 {
+	long page = getpagesize();
+
 	current = co;
 #ifdef LG_ASAN
 	void *fake = NULL;
-	__sanitizer_start_switch_fiber(&fake, (char *) co->map + getpagesize(), co->map_len - getpagesize());
+	__sanitizer_start_switch_fiber(&fake, (char *) co->map + page, co->map_len - (size_t) page);
+#else
+	(void) page;
 #endif
-	if (_setjmp(L.main_jb) == 0) {
-		if (co->started)
-			_longjmp(co->jb, 1);
-		co->started = TRUE;
-		setcontext(&co->ctx);
-		g_error("setcontext: %s", g_strerror(errno));
-	}
+	if (swapcontext(&L.main_ctx, &co->ctx) < 0)
+		g_error("swapcontext: %s", g_strerror(errno));
 #ifdef LG_ASAN
-	__sanitizer_finish_switch_fiber(fake, &L.main_stack_bottom, &L.main_stack_size);
+	/* back on the loop's stack; the coroutine's bounds are known already */
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
 	current = NULL;
 }
@@ -131,13 +150,14 @@ static void
 yield_to_loop(lmtp_co *co)
 {
 #ifdef LG_ASAN
+	/* a finished coroutine's fake stack is released (NULL) */
 	__sanitizer_start_switch_fiber(co->state == CO_DONE ? NULL : &co->fake_stack,
 	                               L.main_stack_bottom, L.main_stack_size);
 #endif
-	if (_setjmp(co->jb) == 0)
-		_longjmp(L.main_jb, 1);
+	if (swapcontext(&co->ctx, &L.main_ctx) < 0)
+		g_error("swapcontext: %s", g_strerror(errno));
 #ifdef LG_ASAN
-	__sanitizer_finish_switch_fiber(co->fake_stack, NULL, NULL);
+	__sanitizer_finish_switch_fiber(co->fake_stack, &L.main_stack_bottom, &L.main_stack_size);
 #endif
 }
 
@@ -146,6 +166,7 @@ co_entry(void)
 {
 	lmtp_co *co = current;
 #ifdef LG_ASAN
+	/* we came from the loop: this learns the loop thread's stack */
 	__sanitizer_finish_switch_fiber(NULL, &L.main_stack_bottom, &L.main_stack_size);
 #endif
 	L.session_fn(co->conn_fd, co->peer);
@@ -160,14 +181,27 @@ co_new(int fd, char *peer)
 {
 	lmtp_co *co = g_new0(lmtp_co, 1);
 	long page = getpagesize();
+	int e;
+
 	co->map_len = CO_STACK + (size_t) page;
-	co->map = mmap(NULL, co->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	/* MAP_NORESERVE: a session touches a few pages of its 2 MB, so no swap
+	 * is set aside for the rest */
+	co->map = mmap(NULL, co->map_len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
 	if (co->map == MAP_FAILED) {
+		e = errno;
 		g_free(co);
+		errno = e;
 		return NULL;
 	}
-	mprotect(co->map, (size_t) page, PROT_NONE);   /* guard: overflow faults, never corrupts */
-	getcontext(&co->ctx);
+	/* guard: an overflow faults, never corrupts; without it, no session */
+	if (mprotect(co->map, (size_t) page, PROT_NONE) < 0 || getcontext(&co->ctx) < 0) {
+		e = errno;
+		munmap(co->map, co->map_len);
+		g_free(co);
+		errno = e;
+		return NULL;
+	}
 	co->ctx.uc_stack.ss_sp = (char *) co->map + page;
 	co->ctx.uc_stack.ss_size = CO_STACK;
 	co->ctx.uc_link = NULL;
@@ -213,6 +247,8 @@ lmtp_loop_wait_fd(int fd, short events, gint64 deadline, gboolean stoppable)
 {
 	lmtp_co *co = current;
 	g_assert(co != NULL);
+	if (L.aborting)
+		return LMTP_LOOP_ABORT;
 	if (stoppable && L.stopping)
 		return LMTP_LOOP_STOP;
 	if (co->reg_fd != fd) {
@@ -233,7 +269,7 @@ lmtp_loop_wait_fd(int fd, short events, gint64 deadline, gboolean stoppable)
 	guint32 want = EPOLLHUP | EPOLLERR |
 		((events & POLLIN) ? EPOLLIN | EPOLLRDHUP : 0) | ((events & POLLOUT) ? EPOLLOUT : 0);
 	if ((co->ready & want) != 0) {
-		co->ready &= ~want;
+		co->ready &= ~(want & ~(guint32) CO_STICKY);
 		return LMTP_LOOP_READY;
 	}
 	co->want = want;
@@ -289,6 +325,35 @@ lmtp_loop_wake_cos(lmtp_co *const *cos, guint n)
 		(void) !write(L.evfd, &one, sizeof one);
 }
 
+typedef struct {
+	void (*fn)(gpointer data);
+	gpointer data;
+	lmtp_co *co;
+} offload_job;
+
+static void
+offload_run(gpointer job_p, gpointer unused)
+{
+	offload_job *job = job_p;
+	lmtp_co *co = job->co;   /* @job lives on the coroutine's stack: read it first */
+
+	job->fn(job->data);
+	lmtp_loop_wake_cos(&co, 1);
+}
+
+void
+lmtp_loop_offload(void (*fn)(gpointer data), gpointer data)
+{
+	offload_job job = { fn, data, current };
+
+	if (job.co == NULL || L.pool == NULL) {
+		fn(data);
+		return;
+	}
+	g_thread_pool_push(L.pool, &job, NULL);
+	lmtp_loop_wait_wakeup();
+}
+
 /* ---- the loop ----------------------------------------------------------- */
 
 static void
@@ -317,9 +382,10 @@ run_timers(void)
 		lmtp_co *co = L.cos->pdata[i];
 		gboolean due = co->state == CO_WAIT_FD && co->deadline != 0 && co->deadline <= now;
 		gboolean stop = co->state == CO_WAIT_FD && L.stopping && co->stoppable;
-		if (due || stop) {
+		gboolean abort = co->state == CO_WAIT_FD && L.aborting;
+		if (due || stop || abort) {
 			guint before = L.cos->len;
-			resume(co, stop ? LMTP_LOOP_STOP : LMTP_LOOP_TIMEOUT);
+			resume(co, abort ? LMTP_LOOP_ABORT : stop ? LMTP_LOOP_STOP : LMTP_LOOP_TIMEOUT);
 			if (L.cos->len < before)
 				continue;   /* it finished: index i now holds another one */
 		} else if (co->state == CO_WAIT_FD && co->deadline != 0 && (next == 0 || co->deadline < next)) {
@@ -344,6 +410,7 @@ lmtp_loop_run(const int *listen_fds, guint n, int signal_fd,
 	L.cos = g_ptr_array_new();
 	L.woken = g_ptr_array_new();
 	L.session_fn = session_fn;
+	L.pool = g_thread_pool_new(offload_run, NULL, OFFLOAD_THREADS, FALSE, NULL);
 	/* listeners, the signal fd and the eventfd carry small tags, not coroutines */
 	static const int TAG_SIGNAL = 1, TAG_EVENT = 2;
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -359,9 +426,16 @@ lmtp_loop_run(const int *listen_fds, guint n, int signal_fd,
 	gint64 drain_end = 0;
 	struct epoll_event *evs = L.evs;
 	for (;;) {
+		if (L.stopping && !L.aborting && g_get_monotonic_time() > drain_end) {
+			/* sessions waiting for a delivery stay until it is answered */
+			lmtpd_warn("-", "stopping: drain time over, ending %u session(s)", L.cos->len);
+			L.aborting = TRUE;
+		}
 		int timeout = run_timers();
-		if (L.stopping && (L.cos->len == 0 || g_get_monotonic_time() > drain_end))
+		if (L.stopping && L.cos->len == 0)
 			break;
+		if (L.stopping && !L.aborting)
+			timeout = (int) CLAMP((drain_end - g_get_monotonic_time()) / 1000 + 1, 0, timeout);
 		int k = epoll_wait(L.ep, evs, G_N_ELEMENTS(L.evs), timeout);
 		if (k < 0 && errno != EINTR) {
 			lmtpd_warn("-", "epoll_wait: %s", g_strerror(errno));
@@ -401,17 +475,26 @@ lmtp_loop_run(const int *listen_fds, guint n, int signal_fd,
 				lmtp_co *co = evs[i].data.ptr;
 				co->ready |= evs[i].events;
 				if (co->state == CO_WAIT_FD && (co->ready & co->want) != 0) {
-					co->ready &= ~co->want;
+					co->ready &= ~(co->want & ~(guint32) CO_STICKY);
 					resume(co, LMTP_LOOP_READY);
 				}
 			}
 		}
 		L.nevs = 0;
 	}
-	if (L.cos->len > 0)
-		lmtpd_warn("-", "%u session(s) still running at exit", L.cos->len);
+	/* no coroutine left: the workers have nothing to wake */
+	g_thread_pool_free(L.pool, FALSE, TRUE);
+	L.pool = NULL;
+}
+
+void
+lmtp_loop_free(void)
+{
+	if (L.cos == NULL)
+		return;
 	close(L.ep);
 	close(L.evfd);
 	g_ptr_array_unref(L.woken);
 	g_ptr_array_unref(L.cos);
+	L.woken = L.cos = NULL;
 }

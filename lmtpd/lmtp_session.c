@@ -42,12 +42,19 @@
 
 #include "lmtpd.h"
 #include "lmtp_io.h"
+#include "lmtp_loop.h"
 #include "address.h"
 #include "envelope.h"
 #include "raw.h"
 
 #define LMTP_LINE_MAX   2048   /* longest command line (RFC 5321 asks 512) */
 #define LMTP_MAX_ERRORS 20     /* protocol errors before we hang up */
+/* A message transfer (DATA, or one BDAT chunk) must end within
+ * data_timeout plus one second per LMTP_MIN_DATA_RATE bytes received, as
+ * Postfix's smtpd_min_data_rate: a client that trickles bytes cannot hold
+ * its session (and a max_connections slot) longer than that, while a big
+ * message sent at any honest speed has all the time it needs. */
+#define LMTP_MIN_DATA_RATE 500 /* bytes per second */
 
 /* --- message sink: bytes -> lg_raw (staged), size limit ---------------- */
 
@@ -460,6 +467,31 @@ cmd_mail(lmtp_session *s, char *args)
 	lmtp_io_reply(s->io, "250 2.1.0 Ok");
 }
 
+/* RCPT's mailbox look-up, as a worker thread runs it (lmtp_loop_offload).
+ * The session waits meanwhile, so its store connection is used by one
+ * thread at a time. */
+typedef struct {
+	lmtp_session *s;
+	const lg_config *cfg;
+	const char *addr;
+	gboolean known;
+	gboolean ok;
+	GError *error;
+} rcpt_lookup;
+
+static void
+rcpt_lookup_run(gpointer data)
+{
+	rcpt_lookup *q = data;
+	lmtp_session *s = q->s;
+
+	if (s->st == NULL)
+		s->st = lg_store_open(lmtpd.db_path, 0, q->cfg->busy_timeout_ms, &q->error);
+	q->ok = s->st != NULL && lg_rcpt_accepts(s->st, q->cfg, q->addr, &q->known, &q->error);
+	if (!q->ok)
+		g_clear_pointer(&s->st, lg_store_close);
+}
+
 static void
 cmd_rcpt(lmtp_session *s, char *args)
 {
@@ -491,13 +523,22 @@ cmd_rcpt(lmtp_session *s, char *args)
 		lmtp_io_reply(s->io, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	/* a connection of its own only when RCPT needs the mailboxes table */
-	if (s->st == NULL && lg_rcpt_needs_store(cfg))
-		s->st = lg_store_open(lmtpd.db_path, 0, cfg->busy_timeout_ms, &error);
-	if ((s->st == NULL && lg_rcpt_needs_store(cfg)) ||
-	    !lg_rcpt_accepts(s->st, cfg, addr, &known, &error)) {
+	/* a connection of its own only when RCPT needs the mailboxes table;
+	 * the look-up runs on a worker thread, which a busy database may keep
+	 * for busy_timeout_ms, while the loop serves the other sessions */
+	if (lg_rcpt_needs_store(cfg)) {
+		rcpt_lookup q = { s, cfg, addr, FALSE, FALSE, NULL };
+
+		lmtp_loop_offload(rcpt_lookup_run, &q);
+		known = q.known;
+		error = q.error;
+		if (!q.ok) {
+			lmtpd_warn(s->sid, "rcpt <%s>: %s", addr, error != NULL ? error->message : "store");
+			lmtp_io_reply(s->io, "451 4.3.0 <%s> Temporary internal error", addr);
+			return;
+		}
+	} else if (!lg_rcpt_accepts(NULL, cfg, addr, &known, &error)) {
 		lmtpd_warn(s->sid, "rcpt <%s>: %s", addr, error != NULL ? error->message : "store");
-		g_clear_pointer(&s->st, lg_store_close);
 		lmtp_io_reply(s->io, "451 4.3.0 <%s> Temporary internal error", addr);
 		return;
 	}
@@ -650,16 +691,30 @@ out:
 	session_reset(s);
 }
 
+/* Sets the deadline of a transfer that began at @start and has brought
+ * @got bytes so far (see LMTP_MIN_DATA_RATE). */
+static void
+transfer_deadline(lmtp_session *s, gint64 start, gint64 got)
+{
+	gint64 budget = (gint64)session_cfg(s)->data_timeout * G_USEC_PER_SEC +
+	                got * (G_USEC_PER_SEC / LMTP_MIN_DATA_RATE);
+
+	lmtp_io_set_deadline(s->io, start + budget);
+}
+
 /* Reads DATA content up to the "." line. FALSE when the session must end
  * (EOF, timeout, error); *@st says which. */
 static gboolean
 read_data(lmtp_session *s, lmtp_sink *k, lmtp_io_status *st)
 {
 	gboolean bol = TRUE;
+	gint64 start = g_get_monotonic_time(), got = 0;
 
 	for (;;) {
 		const char *p;
 		gsize n;
+
+		transfer_deadline(s, start, got);
 
 		*st = lmtp_io_need(s->io, bol ? 3 : 1, TRUE);
 		p = lmtp_io_peek(s->io, &n);
@@ -688,6 +743,7 @@ read_data(lmtp_session *s, lmtp_sink *k, lmtp_io_status *st)
 
 			sink_put(k, p, m);
 			lmtp_io_skip(s->io, m);
+			got += (gint64)m;
 			bol = lf != NULL;
 		}
 	}
@@ -715,6 +771,11 @@ session_lost(lmtp_session *s, lmtp_io_status st)
 	if (st == LMTP_IO_TIMEOUT) {
 		lmtpd_info(s->sid, "timeout after %s from %s", s->last_cmd, s->peer);
 		lmtp_io_reply(s->io, "421 4.4.2 %s Error: timeout exceeded", session_host(s));
+		lmtp_io_flush(s->io);
+	} else if (st == LMTP_IO_STOP) {
+		/* the drain time of a shutdown ended the transfer */
+		lmtpd_info(s->sid, "shutdown: ending the session after %s from %s", s->last_cmd, s->peer);
+		lmtp_io_reply(s->io, "421 4.3.2 %s Service shutting down", session_host(s));
 		lmtp_io_flush(s->io);
 	} else {
 		lmtpd_info(s->sid, "lost connection after %s from %s", s->last_cmd, s->peer);
@@ -751,6 +812,7 @@ cmd_data(lmtp_session *s, char *args)
 		session_lost(s, st);
 		return;
 	}
+	lmtp_io_set_deadline(s->io, 0);
 	lmtp_io_set_timeout(s->io, session_cfg(s)->command_timeout);
 	session_deliver(s, k);
 	g_free(k);
@@ -791,10 +853,12 @@ cmd_bdat(lmtp_session *s, char *args)
 		s->bdat = TRUE;
 	}
 	lmtp_io_set_timeout(s->io, session_cfg(s)->data_timeout);
+	gint64 start = g_get_monotonic_time();
 	for (left = count; left > 0;) {
 		const char *p;
 		gsize n;
 
+		transfer_deadline(s, start, (gint64)(count - left));
 		st = lmtp_io_need(s->io, 1, FALSE);
 		if (st != LMTP_IO_OK)
 			break;
@@ -809,6 +873,7 @@ cmd_bdat(lmtp_session *s, char *args)
 		session_lost(s, st);
 		return;
 	}
+	lmtp_io_set_deadline(s->io, 0);
 	lmtp_io_set_timeout(s->io, session_cfg(s)->command_timeout);
 
 	if (!session_need_rcpts(s))
@@ -972,13 +1037,19 @@ lmtp_session_run(int in_fd, int out_fd, const char *peer)
 			lmtp_io_reply(s->io, "421 4.7.0 %s Error: too many errors", session_host(s));
 			break;
 		}
+		/* the whole command line within command_timeout, not each read
+		 * (Postfix's smtpd_per_record_deadline): one byte now and then
+		 * does not keep a session */
+		lmtp_io_set_deadline(s->io, g_get_monotonic_time() +
+		                     (gint64)session_cfg(s)->command_timeout * G_USEC_PER_SEC);
 		st = lmtp_io_read_line(s->io, LMTP_LINE_MAX, &line, &len);
+		lmtp_io_set_deadline(s->io, 0);
 		if (st == LMTP_IO_TOOLONG) {
 			lmtp_io_reply(s->io, "500 5.5.2 Error: line too long");
 			session_error(s);
 			continue;
 		}
-		if (st == LMTP_IO_STOP) {
+		if (st == LMTP_IO_STOP && !s->in_mail) {
 			lmtpd_info(s->sid, "shutdown: closing idle session");
 			lmtp_io_reply(s->io, "421 4.3.2 %s Service shutting down", session_host(s));
 			break;

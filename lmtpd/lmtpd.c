@@ -16,17 +16,28 @@
  *   The event loop (lmtp_loop.c) waits on the listening sockets, a signalfd
  *   and every session's socket with epoll. Each connection runs its session
  *   (lmtp_session.c) on a coroutine, up to max_connections; past that a
- *   client gets "421 4.3.2" and is closed. One thread serving all sessions
- *   measured 22% less CPU per message than a thread per session at 20
- *   sessions (fewer wake-ups, no GMime contention between threads).
+ *   client gets "421 4.3.2" and is closed. One thread serves all sessions:
+ *   fewer wake-ups than a thread per session, and the sessions share no
+ *   locks.
  *
- *   SIGHUP loads the config file and the rules again. When both load, the
- *   new snapshot replaces the old one (sessions pick it up at their next
- *   transaction); when either fails, the error is logged and the old one
- *   stays. Listening addresses, the database and the user are read at
- *   start only. SIGTERM (or SIGINT) closes the listening sockets, lets the
- *   sessions finish the transactions they are in (idle ones get 421), waits
- *   for the writer to commit what is queued, and exits 0.
+ *   SIGHUP loads the config file and the rules again, on a thread of its
+ *   own (compiling a large rule set takes a while; the loop goes on
+ *   serving meanwhile). When both load, the new snapshot replaces the old
+ *   one (sessions pick it up at their next transaction); when either
+ *   fails, the error is logged and the old one stays. Listening addresses,
+ *   the database and the user are read at start only.
+ *
+ *   SIGTERM (or SIGINT) closes the listening sockets, answers idle
+ *   sessions 421 and lets the others finish the transactions they are in,
+ *   for at most the drain time: command_timeout + data_timeout, capped at
+ *   LMTPD_DRAIN_MAX so that the stop fits systemd's TimeoutStopSec (60 s in
+ *   contrib/leadgate-lmtpd.service). Then a session still reading gets 421;
+ *   one waiting for its delivery gets the outcome (250 or 451) once the
+ *   writer has it. Then the writer stops, and the daemon exits 0.
+ *
+ *   A fatal start-up error is logged as "error:" and exits with a
+ *   sysexits(3) code: 64 usage, 78 config or rules, 71 a socket (a port in
+ *   use names --listen), 75 the database.
  *
  *   -S serves one session on standard input and output (for tests and
  *   for running under inetd-like supervisors), with the same writer thread.
@@ -55,6 +66,7 @@
 #define LMTPD_EX_CONFIG   78
 #define LMTPD_EX_TEMPFAIL 75
 #define LMTPD_EX_OSERR    71
+#define LMTPD_DRAIN_MAX   (40 * G_USEC_PER_SEC)   /* see SUMMARY: SIGTERM */
 
 lmtpd_state lmtpd;
 
@@ -345,7 +357,7 @@ listen_tcp(const char *spec, GError **error)
 	freeaddrinfo(res);
 	if (bound == 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", spec,
-		            g_strerror(err));
+		            err == EADDRINUSE ? "address already in use" : g_strerror(err));
 		return FALSE;
 	}
 	return TRUE;
@@ -472,11 +484,22 @@ loop_session(int fd, char *peer)
 	g_atomic_int_dec_and_test(&lmtpd.sessions);
 }
 
+/* Reloads run one at a time on this pool's thread, off the event loop. */
+static GThreadPool *reload_pool;
+
+static void
+reload_run(gpointer unused, gpointer unused2)
+{
+	conf_reload();
+}
+
 static gboolean
 loop_signal(int signo)
 {
 	if (signo == SIGHUP) {
-		conf_reload();
+		/* a reload already waiting covers this signal too */
+		if (g_thread_pool_unprocessed(reload_pool) == 0)
+			g_thread_pool_push(reload_pool, GINT_TO_POINTER(1), NULL);
 		return TRUE;
 	}
 	lmtpd_info("-", "signal %d: stopping", signo);
@@ -500,10 +523,8 @@ main(int argc, char **argv)
 
 	/* GLib's slice allocator stays as GLib sets it. Before 2.76 it serves
 	 * g_slice from per-thread magazines; GMime's objects live and die in
-	 * the writer thread, so nothing contends for them. With
-	 * G_SLICE=always-malloc a parse took 97-100 µs in bench-core against
-	 * 87-89 with the magazines, and the daemon 277 against 259 µs of CPU
-	 * per message at 20 sessions (medians of 7 alternating runs). */
+	 * the writer thread, so nothing contends for them, and a parse is
+	 * cheaper than with G_SLICE=always-malloc (docs/performance.md). */
 	signal(SIGPIPE, SIG_IGN);
 	ctx = g_option_context_new("- the leadgate LMTP server");
 	g_option_context_set_summary(ctx,
@@ -554,7 +575,7 @@ main(int argc, char **argv)
 		pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 		sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 		if (sfd < 0) {
-			lmtpd_warn("-", "signalfd: %s", g_strerror(errno));
+			lmtpd_error("-", "signalfd: %s", g_strerror(errno));
 			return LMTPD_EX_OSERR;
 		}
 		listeners = g_array_new(FALSE, TRUE, sizeof(lmtpd_listener));
@@ -565,17 +586,19 @@ main(int argc, char **argv)
 				listen_tcp(listen_on[i], &error);
 
 			if (!ok) {
-				lmtpd_warn("-", "cannot listen: %s", error->message);
+				lmtpd_error("-", "cannot listen on %s%s", error->message,
+				            g_error_matches(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE) ?
+				            " (choose another with --listen)" : "");
 				listeners_close();
 				return LMTPD_EX_OSERR;
 			}
 		}
 		if (listeners->len == 0) {
-			lmtpd_warn("-", "nothing to listen on");
+			lmtpd_error("-", "nothing to listen on (give --listen or [lmtpd] listen)");
 			return LMTPD_EX_CONFIG;
 		}
 		if (!drop_privileges(cfg, &error)) {
-			lmtpd_warn("-", "%s", error->message);
+			lmtpd_error("-", "%s", error->message);
 			listeners_close();
 			return LMTPD_EX_CONFIG;
 		}
@@ -583,13 +606,13 @@ main(int argc, char **argv)
 
 	st = lg_store_open(lmtpd.db_path, LG_STORE_MIGRATE, cfg->busy_timeout_ms, &error);
 	if (st == NULL) {
-		lmtpd_warn("-", "database %s: %s", lmtpd.db_path, error->message);
+		lmtpd_error("-", "database %s: %s", lmtpd.db_path, error->message);
 		listeners_close();
 		return LMTPD_EX_TEMPFAIL;
 	}
 	lg_store_close(st);
 	if (!lmtp_deliver_start(&error)) {
-		lmtpd_warn("-", "%s", error->message);
+		lmtpd_error("-", "%s", error->message);
 		return LMTPD_EX_OSERR;
 	}
 
@@ -604,16 +627,22 @@ main(int argc, char **argv)
 		           lg_rules_count(c->rules));
 		{
 			lmtpd_conf *dc = lmtpd_conf_get();
-			gint64 drain = (gint64)(dc->cfg->data_timeout + dc->cfg->command_timeout + 5) * G_USEC_PER_SEC;
+			gint64 drain = MIN((gint64)(dc->cfg->data_timeout + dc->cfg->command_timeout) *
+			                   G_USEC_PER_SEC, LMTPD_DRAIN_MAX);
 			g_autofree int *lfds = g_new0(int, listeners->len);
 
 			lmtpd_conf_unref(dc);
 			for (guint i = 0; i < listeners->len; i++)
 				lfds[i] = g_array_index(listeners, lmtpd_listener, i).fd;
+			reload_pool = g_thread_pool_new(reload_run, NULL, 1, FALSE, NULL);
 			lmtp_loop_run(lfds, listeners->len, sfd, loop_accept, loop_session, loop_signal, drain);
 		}
+		/* every session has been answered; the threads that wake the
+		 * loop stop before it is torn down */
 		listeners_close();
 		lmtp_deliver_stop();
+		lmtp_loop_free();
+		g_thread_pool_free(reload_pool, FALSE, TRUE);
 		close(sfd);
 		lmtpd_info("-", "stopped");
 	}

@@ -14,12 +14,13 @@
  *     lmtp_deliver.c  the single writer thread: group commit of deliveries
  *
  *   Threads: the main thread runs the event loop; every connection is a
- *   coroutine on it running the synchronous session code (with its own
- *   read-only use of the store for RCPT checks), which yields wherever it
- *   would block. One writer thread owns the write connection to the store
- *   and commits the deliveries that the sessions queue, many per
- *   transaction; it also parses them first, so GMime only ever runs in
- *   the writer thread.
+ *   coroutine on it running the synchronous session code, which yields
+ *   wherever it would block. A session's RCPT look-up in the store runs on
+ *   a worker thread (lmtp_loop_offload) and a SIGHUP reload on a thread of
+ *   its own, so neither stalls the loop. One writer thread owns the write
+ *   connection to the store and commits the deliveries that the sessions
+ *   queue, many per transaction; it also parses them first, so GMime only
+ *   ever runs in the writer thread.
  *
  * CONFIGURATION SNAPSHOTS
  *   The config and the rules loaded together form an lmtpd_conf. It is never
@@ -65,6 +66,8 @@ extern lmtpd_state lmtpd;
 	g_log_structured(G_LOG_DOMAIN, (level), "LG_SESSION", (sid), "MESSAGE", __VA_ARGS__)
 #define lmtpd_info(sid, ...)  lmtpd_log(G_LOG_LEVEL_INFO, (sid), __VA_ARGS__)
 #define lmtpd_warn(sid, ...)  lmtpd_log(G_LOG_LEVEL_WARNING, (sid), __VA_ARGS__)
+/* an error the daemon cannot go on after (start-up): logged as "error:" */
+#define lmtpd_error(sid, ...) lmtpd_log(G_LOG_LEVEL_CRITICAL, (sid), __VA_ARGS__)
 #define lmtpd_debug(sid, ...) lmtpd_log(G_LOG_LEVEL_DEBUG, (sid), __VA_ARGS__)
 
 /* --- lmtp_session.c ---------------------------------------------------- */

@@ -77,7 +77,7 @@ EOF
 }
 out=$(syncfail 1)
 is "$(codes <<<"$out")" "220 250 250 250 354 451 221" "failed WAL sync: 451, never 250"
-like "$(cat "$LMTPD_LOG")" 'injected sync failure.*451.*synchronous from now on' "the failed sync is logged"
+like "$(cat "$LMTPD_LOG")" 'injected sync failure.*451.*synchronous from then on' "the failed sync is logged"
 out=$(syncfail 2)
 is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "next delivery: 250 (synchronous commit)"
 out=$(syncfail 1)
