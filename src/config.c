@@ -16,7 +16,8 @@
 #include "lg.h"
 #include "config.h"
 
-typedef enum { K_STR, K_INT, K_SIZE, K_BOOL, K_LIST, K_ENUM } key_type;
+/* K_SET: a list whose items must be among choices, at least min of them. */
+typedef enum { K_STR, K_INT, K_SIZE, K_BOOL, K_LIST, K_ENUM, K_SET } key_type;
 
 typedef struct {
 	const char *section;
@@ -67,7 +68,16 @@ static const key_def keys[] = {
 	  "most deliveries sharing one durable commit (group commit)" },
 
 	{ "milter", "listen", K_LIST, F(milter_listen), "127.0.0.1:8891", 0, 0, NULL,
-	  "milter sockets" },
+	  "milter socket (one): host:port, [v6]:port, unix:/path, or libmilter's inet:PORT@HOST, "
+	  "inet6:PORT@HOST, unix:/path" },
+	{ "milter", "outbound_daemons", K_LIST, F(outbound_daemons), "ORIGINATING", 0, 0, NULL,
+	  "{daemon_name} values (Postfix milter_macro_daemon_name) whose mail is a user's outbound mail, "
+	  "besides SASL-authenticated sessions; separated by ';'" },
+	{ "milter", "spool_dir", K_STR, F(milter_spool_dir), "", 0, 0, NULL,
+	  "folder of events waiting to be recorded (kept while the store is unavailable); "
+	  "empty: the database's path with .spool appended" },
+	{ "milter", "spool_mem_limit", K_SIZE, F(milter_spool_mem_limit), "256K", 4096, G_GINT64_CONSTANT(1) << 30, NULL,
+	  "bytes of one message kept in memory; the rest goes to its file in spool_dir" },
 
 	{ "log", "target", K_ENUM, F(log_target), "stderr", 0, 0, "stderr|syslog",
 	  "where the daemons log" },
@@ -81,6 +91,53 @@ static const key_def keys[] = {
 	  "PCRE2 match limit per regex test" },
 	{ "rules", "regex_depth_limit", K_INT, F(regex_depth_limit), "10000", 10, 10000000, NULL,
 	  "PCRE2 depth limit per regex test" },
+
+	{ "sync", "enabled", K_BOOL, F(sync_enabled), "true", 0, 0, NULL,
+	  "the kill switch: false stops the email sync for all users" },
+	{ "sync", "internal_domains", K_LIST, F(internal_domains), "", 0, 0, NULL,
+	  "your own domains" },
+	{ "sync", "skip_internal", K_BOOL, F(skip_internal), "true", 0, 0, NULL,
+	  "mail between internal addresses only is not synced" },
+	{ "sync", "connect_roles", K_SET, F(connect_roles), "sales;admin;manager", 1, 0,
+	  "admin|tech|sales|marketing|manager",
+	  "roles whose users may have their mail synced" },
+	{ "sync", "lead_search_field", K_ENUM, F(lead_search_field), "email", 0, 0, "email|contact_email",
+	  "how a lead is found by address: its sender email, or its contact's email" },
+	{ "sync", "retention_days", K_INT, F(retention_days), "90", 1, 36500, NULL,
+	  "days raw messages and bodies are kept (leadgate purge)" },
+	{ "sync", "max_counterparts", K_INT, F(max_counterparts), "50", 1, 100000, NULL,
+	  "a message with more external counterparts logs activities on existing leads only" },
+	{ "sync", "body_max", K_SIZE, F(sync_body_max), "64K", 256, G_GINT64_CONSTANT(64) << 20, NULL,
+	  "longest activity body; longer ones are cut with a visible marker" },
+
+	{ "outbound", "enabled", K_BOOL, F(sync_out.enabled), "true", 0, 0, NULL,
+	  "sync: log this direction's mail of users as activities" },
+	{ "outbound", "mode", K_ENUM, F(sync_out.mode), "all", 0, 0, "all|keywords",
+	  "sync: all mail, or only mail with a keyword" },
+	{ "outbound", "keywords", K_LIST, F(sync_out.keywords), "", 0, 0, NULL,
+	  "sync: admin keywords (case-insensitive; a phrase matches only as written, same words, order "
+	  "and spacing); separated by ';'" },
+	{ "outbound", "keywords_in", K_SET, F(sync_out.keywords_in), "subject;body", 1, 0, "subject|body",
+	  "sync: where keywords are looked for" },
+	{ "outbound", "user_keywords", K_BOOL, F(sync_out.user_keywords), "false", 0, 0, NULL,
+	  "sync: users' own keywords count too" },
+	{ "outbound", "exclude", K_LIST, F(sync_out.exclude), "", 0, 0, NULL,
+	  "sync: domains and addresses whose presence stops a message from being synced" },
+	{ "outbound", "exclude_applies_to", K_SET, F(sync_out.exclude_applies_to), "to;cc;bcc", 0, 0, "to|cc|bcc",
+	  "sync: the fields exclusions are looked for in" },
+	{ "outbound", "user_exclusions", K_BOOL, F(sync_out.user_exclusions), "false", 0, 0, NULL,
+	  "sync: users' own exclusions count too" },
+	{ "outbound", "activity_fields", K_SET, F(sync_out.activity_fields), "cc;bcc;subject;body;attachments", 0, 0,
+	  "cc|bcc|subject|body|attachments",
+	  "sync: what an activity keeps besides From and To" },
+	{ "outbound", "attachment_types", K_LIST, F(sync_out.attachment_types), "*", 0, 0, NULL,
+	  "sync: attachments listed on an activity: MIME types (application/pdf), type/*, extensions (.pdf) or *" },
+	{ "outbound", "capture_new_leads", K_BOOL, F(sync_out.capture_new_leads), "false", 0, 0, NULL,
+	  "sync: a counterpart with no lead gets a new one" },
+	{ "outbound", "capture_from", K_SET, F(sync_out.capture_from), "to", 0, 0, "to|cc|bcc",
+	  "sync: the fields whose addresses may become new leads" },
+	{ "outbound", "lead_source", K_STR, F(sync_out.lead_source), "Email Sync", 0, 0, NULL,
+	  "sync: source of a captured lead" },
 
 	{ "inbound", "catch_all", K_ENUM, F(catch_all), "existing", 0, 0, "always|existing|never|none",
 	  "mode for recipients that are not a mailbox; none: refuse them (550 5.1.1)" },
@@ -110,8 +167,34 @@ static const key_def keys[] = {
 	{ "inbound", "ticket_tag", K_STR, F(ticket_tag), "Ticket #", 0, 0, NULL,
 	  "subject tag before the ticket number, as in [Ticket #1042]" },
 
-	{ "sync", "internal_domains", K_LIST, F(internal_domains), "", 0, 0, NULL,
-	  "your own domains" },
+	{ "inbound", "enabled", K_BOOL, F(sync_in.enabled), "true", 0, 0, NULL,
+	  "sync: log this direction's mail of users as activities" },
+	{ "inbound", "mode", K_ENUM, F(sync_in.mode), "all", 0, 0, "all|keywords",
+	  "sync: all mail, or only mail with a keyword" },
+	{ "inbound", "keywords", K_LIST, F(sync_in.keywords), "", 0, 0, NULL,
+	  "sync: admin keywords (case-insensitive; a phrase matches only as written, same words, order "
+	  "and spacing); separated by ';'" },
+	{ "inbound", "keywords_in", K_SET, F(sync_in.keywords_in), "subject;body", 1, 0, "subject|body",
+	  "sync: where keywords are looked for" },
+	{ "inbound", "user_keywords", K_BOOL, F(sync_in.user_keywords), "false", 0, 0, NULL,
+	  "sync: users' own keywords count too" },
+	{ "inbound", "exclude", K_LIST, F(sync_in.exclude), "", 0, 0, NULL,
+	  "sync: domains and addresses whose presence stops a message from being synced" },
+	{ "inbound", "exclude_applies_to", K_SET, F(sync_in.exclude_applies_to), "to;cc;bcc;from", 0, 0, "to|cc|bcc|from",
+	  "sync: the fields exclusions are looked for in" },
+	{ "inbound", "user_exclusions", K_BOOL, F(sync_in.user_exclusions), "false", 0, 0, NULL,
+	  "sync: users' own exclusions count too" },
+	{ "inbound", "activity_fields", K_SET, F(sync_in.activity_fields), "cc;bcc;subject;body;attachments", 0, 0,
+	  "cc|bcc|subject|body|attachments",
+	  "sync: what an activity keeps besides From and To" },
+	{ "inbound", "attachment_types", K_LIST, F(sync_in.attachment_types), "*", 0, 0, NULL,
+	  "sync: attachments listed on an activity: MIME types (application/pdf), type/*, extensions (.pdf) or *" },
+	{ "inbound", "capture_new_leads", K_BOOL, F(sync_in.capture_new_leads), "false", 0, 0, NULL,
+	  "sync: a counterpart with no lead gets a new one" },
+	{ "inbound", "capture_from", K_SET, F(sync_in.capture_from), "from", 0, 0, "from|cc",
+	  "sync: the fields whose addresses may become new leads" },
+	{ "inbound", "lead_source", K_STR, F(sync_in.lead_source), "Email Sync", 0, 0, NULL,
+	  "sync: source of a captured lead" },
 };
 
 static gboolean
@@ -174,6 +257,28 @@ set_value(lg_config *cfg, const key_def *k, const char *value, const char *where
 		g_strfreev(*(char ***) field);
 		*(char ***) field = split_list(value);
 		return TRUE;
+	case K_SET: {
+		g_auto(GStrv) ch = g_strsplit(k->choices, "|", -1);
+		char **items = split_list(value);
+		for (guint i = 0; items[i]; i++) {
+			if (!g_strv_contains((const char *const *) ch, items[i])) {
+				g_set_error(error, LG_CONFIG_ERROR, LG_CONFIG_ERROR_VALUE,
+				            "%s: [%s] %s: \"%s\" is not one of %s", where, k->section, k->key, items[i], k->choices);
+				g_strfreev(items);
+				return FALSE;
+			}
+		}
+		if (g_strv_length(items) < (guint) k->min) {
+			g_set_error(error, LG_CONFIG_ERROR, LG_CONFIG_ERROR_VALUE,
+			            "%s: [%s] %s: name at least %" G_GINT64_FORMAT " of %s", where, k->section, k->key,
+			            k->min, k->choices);
+			g_strfreev(items);
+			return FALSE;
+		}
+		g_strfreev(*(char ***) field);
+		*(char ***) field = items;
+		return TRUE;
+	}
 	case K_BOOL:
 		if (g_ascii_strcasecmp(value, "true") == 0 || g_ascii_strcasecmp(value, "yes") == 0 || strcmp(value, "1") == 0)
 			*(gboolean *) field = TRUE;
@@ -225,20 +330,13 @@ find_key(const char *section, const char *key)
 /* Sections and keys of parts that are specified (SPEC §5, §6, §11) but do
  * not read their settings yet: accepted, so a config written for them today
  * keeps working. Everything else unknown is refused (a typo must not pass). */
-static const char *const later_sections[] = { "outbound", "notify", "mailer", NULL };
-static const char *const later_sync_keys[] = {
-	"enabled", "mode", "keywords", "keywords_in", "user_keywords", "exclude",
-	"exclude_applies_to", "user_exclusions", "activity_fields", "attachment_types",
-	"capture_new_leads", "capture_from", "lead_source", "skip_internal",
-	"connect_roles", "lead_search_field", "retention_days", "max_counterparts", NULL };
+static const char *const later_sections[] = { "notify", "mailer", NULL };
 
 static gboolean
 key_of_later_part(const char *section, const char *key)
 {
-	if (g_strv_contains(later_sections, section))
-		return TRUE;
-	return (strcmp(section, "inbound") == 0 || strcmp(section, "sync") == 0) &&
-	       g_strv_contains(later_sync_keys, key);
+	(void) key;
+	return g_strv_contains(later_sections, section);
 }
 
 static gboolean
@@ -321,7 +419,7 @@ lg_config_unref(lg_config *cfg)
 		void *field = (char *) cfg + keys[i].offset;
 		if (keys[i].type == K_STR || keys[i].type == K_ENUM)
 			g_free(*(char **) field);
-		else if (keys[i].type == K_LIST)
+		else if (keys[i].type == K_LIST || keys[i].type == K_SET)
 			g_strfreev(*(char ***) field);
 	}
 	g_free(cfg->path);

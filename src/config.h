@@ -16,6 +16,23 @@
 
 G_BEGIN_DECLS
 
+/* The email sync settings of one direction ([outbound] or [inbound], SPEC §5). */
+typedef struct {
+	gboolean enabled;           /* sync this direction at all */
+	char *mode;                 /* "all" | "keywords" */
+	char **keywords;            /* admin keywords (phrases) */
+	char **keywords_in;         /* subset of subject, body; at least one */
+	gboolean user_keywords;     /* users' own keywords count too */
+	char **exclude;             /* domains and addresses */
+	char **exclude_applies_to;  /* subset of to, cc, bcc (inbound also from) */
+	gboolean user_exclusions;   /* users' own exclusions count too */
+	char **activity_fields;     /* subset of cc, bcc, subject, body, attachments */
+	char **attachment_types;    /* MIME types, "image/" prefixes, "*"; extensions (".pdf") */
+	gboolean capture_new_leads;
+	char **capture_from;        /* outbound: to, cc, bcc; inbound: from, cc */
+	char *lead_source;          /* source of a captured lead */
+} lg_sync_dir_config;
+
 typedef struct lg_config {
 	/*< private >*/
 	gint refcount;
@@ -44,6 +61,9 @@ typedef struct lg_config {
 
 	/* [milter] */
 	char **milter_listen;       /* "127.0.0.1:8891" */
+	char **outbound_daemons;    /* {daemon_name} values of submission services: ORIGINATING */
+	char *milter_spool_dir;     /* events waiting for the store */
+	gint64 milter_spool_mem_limit; /* bytes of one message kept in memory, 256K */
 
 	/* [log] */
 	char *log_target;           /* "stderr" or "syslog" */
@@ -66,7 +86,18 @@ typedef struct lg_config {
 	char *instance_id;          /* value of the loop header we send; default hostname */
 	gint64 body_max;            /* longest kept body text, 1 MiB */
 	char *ticket_tag;           /* "Ticket #" as in "[Ticket #1042]" */
-	char **internal_domains;    /* our own domains ([sync] internal_domains) */
+
+	/* [sync] (SPEC §5) */
+	gboolean sync_enabled;      /* the kill switch */
+	char **internal_domains;    /* our own domains */
+	gboolean skip_internal;     /* mail between internal addresses only is not synced */
+	char **connect_roles;       /* roles whose users may be synced */
+	char *lead_search_field;    /* "email" | "contact_email" */
+	int retention_days;         /* raw messages and bodies kept, 90 */
+	int max_counterparts;       /* 50 */
+	gint64 sync_body_max;       /* activity body cut, 64K */
+	lg_sync_dir_config sync_out;/* [outbound] */
+	lg_sync_dir_config sync_in; /* [inbound] (the sync keys of that section) */
 } lg_config;
 
 /* @path NULL: built-in defaults only. Returns a new config (refcount 1). */
