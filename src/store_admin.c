@@ -54,7 +54,18 @@ lg_store_org_add(lg_store *st, const char *name, char **domains, gint64 *id_r, G
 {
 	if (!lg_store_begin(st, error))
 		return FALSE;
-	gboolean ok = store_exec(st, "INSERT INTO organizations (name) VALUES (?)", "s", NULL, error, name);
+	/* the uniqueness rules (name, case aside; each domain to one
+	 * organization) are checked first, so that the user reads which record
+	 * is in the way rather than SQLite's "UNIQUE constraint failed" */
+	g_autofree char *other = NULL;
+	gboolean ok = store_get_text(st, "SELECT '\"' || name || '\" already exists (id ' || id || ')' "
+	                             "FROM organizations WHERE name = ? COLLATE NOCASE", "s", &other, error, name);
+	if (ok && other) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_EXISTS, "organization %s", other);
+		ok = FALSE;
+	}
+	if (ok)
+		ok = store_exec(st, "INSERT INTO organizations (name) VALUES (?)", "s", NULL, error, name);
 	if (ok)
 		*id_r = sqlite3_last_insert_rowid(st->db);
 	for (char **d = domains; ok && d && *d; d++) {
@@ -64,8 +75,19 @@ lg_store_org_add(lg_store *st, const char *name, char **domains, gint64 *id_r, G
 			ok = bad_address("domain", *d, error);
 			break;
 		}
-		ok = store_exec(st, "INSERT INTO organization_domains (domain, organization_id) VALUES (?, ?)",
-		                "si", NULL, error, lg_addr_domain(canon), *id_r);
+		g_autofree char *owner = NULL;
+		ok = store_get_text(st, "SELECT '\"' || o.name || '\" (id ' || o.id || ')' FROM organization_domains d "
+		                    "JOIN organizations o ON o.id = d.organization_id WHERE d.domain = ?", "s",
+		                    &owner, error, lg_addr_domain(canon));
+		if (ok && owner) {
+			g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_EXISTS,
+			            "domain %s already belongs to organization %s", lg_addr_domain(canon), owner);
+			ok = FALSE;
+		}
+		/* the same domain twice on one command line is one domain */
+		if (ok)
+			ok = store_exec(st, "INSERT INTO organization_domains (domain, organization_id) VALUES (?, ?) "
+			                "ON CONFLICT (domain) DO NOTHING", "si", NULL, error, lg_addr_domain(canon), *id_r);
 	}
 	return finish(st, ok, error);
 }
@@ -91,8 +113,16 @@ lg_store_contact_add(lg_store *st, const char *email, const char *name, const ch
 		return bad_address("contact", email, error);
 	if (!lg_store_begin(st, error))
 		return FALSE;
-	gint64 org_id = 0;
+	gint64 org_id = 0, other = 0;
+	gboolean found = FALSE;
 	gboolean ok = org == NULL || org_id_by_name(st, org, &org_id, error);
+	if (ok)
+		ok = store_get_int(st, "SELECT id FROM end_users WHERE email = ?", "s", &other, &found, error, e);
+	if (ok && found) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_EXISTS,
+		            "end user %s already exists (id %" G_GINT64_FORMAT ")", e, other);
+		ok = FALSE;
+	}
 	if (ok)
 		ok = store_exec(st, "INSERT INTO end_users (email, name, organization_id) VALUES (?, ?, nullif(?, 0))",
 		                "ssi", NULL, error, e, name, org_id);
@@ -269,6 +299,22 @@ lg_store_lead_convert(lg_store *st, gint64 id, gboolean make_org, gboolean make_
 		     store_get_int(st, "SELECT coalesce(ticket_id, 0) FROM leads WHERE id = ?", "i", &ticket, NULL, error, id) &&
 		     store_get_int(st, "SELECT message_id FROM leads WHERE id = ?", "i", &msg, NULL, error, id) &&
 		     store_get_text(st, "SELECT ident FROM messages WHERE id = ?", "i", &ident, error, msg);
+	/* a conversion that is already done says so and changes nothing */
+	if (ok && make_ticket && ticket != 0) {
+		gint64 number = 0;
+		store_get_int(st, "SELECT number FROM tickets WHERE id = ?", "i", &number, &found, NULL, ticket);
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_EXISTS,
+		            "lead %" G_GINT64_FORMAT " already has ticket #%" G_GINT64_FORMAT "; nothing was changed", id, number);
+		ok = FALSE;
+	}
+	if (ok && make_org && !make_ticket && org != 0) {
+		g_autofree char *oname = NULL;
+		store_get_text(st, "SELECT name FROM organizations WHERE id = ?", "i", &oname, NULL, org);
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_EXISTS,
+		            "lead %" G_GINT64_FORMAT " already belongs to organization \"%s\"; nothing was changed",
+		            id, oname ? oname : "?");
+		ok = FALSE;
+	}
 	if (ok && make_org && org == 0) {
 		const char *dom = lg_addr_domain(sender);
 		const char *oname = name ? name : (dom ? dom : sender);
@@ -385,8 +431,9 @@ lg_store_quarantine_list(lg_store *st, gboolean pending_only, lg_table **out, GE
 	                         "FROM quarantine WHERE (replayed_at IS NULL OR NOT ?) ORDER BY id", "b", out, error, pending_only);
 }
 
+/* @what names the row for the error: "no quarantine entry 7" */
 static gboolean
-envelope_from_row(lg_store *st, const char *sql, gint64 id, char **sha_r, lg_envelope **env_r, GError **error)
+envelope_from_row(lg_store *st, const char *sql, const char *what, gint64 id, char **sha_r, lg_envelope **env_r, GError **error)
 {
 	*sha_r = NULL;
 	*env_r = NULL;
@@ -407,7 +454,7 @@ envelope_from_row(lg_store *st, const char *sql, gint64 id, char **sha_r, lg_env
 		store_done(s);
 	}
 	if (*sha_r == NULL) {
-		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "no such message: %" G_GINT64_FORMAT, id);
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "no %s %" G_GINT64_FORMAT, what, id);
 		return FALSE;
 	}
 	return TRUE;
@@ -417,14 +464,14 @@ gboolean
 lg_store_quarantine_get(lg_store *st, gint64 id, char **sha_r, lg_envelope **env_r, GError **error)
 {
 	return envelope_from_row(st, "SELECT sha256, env_sender, env_recipients, queue_id FROM quarantine WHERE id = ?",
-	                         id, sha_r, env_r, error);
+	                         "quarantine entry", id, sha_r, env_r, error);
 }
 
 gboolean
 lg_store_message_get(lg_store *st, gint64 id, char **sha_r, lg_envelope **env_r, GError **error)
 {
 	return envelope_from_row(st, "SELECT sha256, env_sender, env_recipients, queue_id FROM messages WHERE id = ?",
-	                         id, sha_r, env_r, error);
+	                         "message", id, sha_r, env_r, error);
 }
 
 gboolean
@@ -432,4 +479,33 @@ lg_store_quarantine_done(lg_store *st, gint64 id, const char *result, GError **e
 {
 	return store_exec(st, "UPDATE quarantine SET replayed_at = " NOW ", replay_result = ? WHERE id = ?",
 	                  "si", NULL, error, result, id);
+}
+
+gboolean
+lg_store_private_copy(lg_store *st, GError **error)
+{
+	/* SQLite cannot write to a read-only connection, not even in a
+	 * transaction that is rolled back; and a read-write one would take the
+	 * daemon's write lock and could leave a -wal behind on a file the user
+	 * asked to leave alone. So the dry run gets a copy in memory. */
+	sqlite3 *mem = NULL;
+	int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_backup *b = sqlite3_backup_init(mem, "main", st->db, "main");
+		rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(mem);
+		if (b)
+			sqlite3_backup_finish(b);
+		if (rc == SQLITE_DONE)
+			rc = sqlite3_exec(mem, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		store_set_error(st, rc, error, "cannot copy the database into memory for the dry run");
+		sqlite3_close_v2(mem);
+		return FALSE;
+	}
+	g_hash_table_remove_all(st->stmts);   /* they were prepared on the file's connection */
+	sqlite3_close_v2(st->db);
+	st->db = mem;
+	st->readonly = FALSE;
+	return TRUE;
 }

@@ -3,10 +3,12 @@
  *   cli.h - the `leadgate` command: shared state and helpers of its commands.
  *
  * SUMMARY
- *   main.c parses the global options (-c, -d, --json), loads the config and
- *   hands argc/argv (argv[0] = the command word) to one cmd_* function, which
- *   returns the process exit status. Errors go to stderr through cli_error();
- *   exit statuses follow sysexits(3) (see LG_EX_*).
+ *   main.c takes the global options (-c, -d, --json) from anywhere on the
+ *   line, loads the config and hands the rest (argv[0] = the command word)
+ *   to one cmd_* function, which returns the process exit status. Each
+ *   command parses its own options with cli_parse_options(), which also
+ *   answers --help and refuses an unknown subcommand. Errors go to stderr
+ *   through cli_error(); exit statuses follow sysexits(3) (see LG_EX_*).
  */
 #ifndef LG_CLI_H
 #define LG_CLI_H
@@ -30,15 +32,44 @@ enum {
 	LG_EX_CONFIG = 78
 };
 
+typedef struct lg_cli lg_cli;
+
+/* One command of the table in main.c, for dispatch and for --help. */
 typedef struct {
+	const char *name;                 /* "lead" */
+	int (*fn)(lg_cli *, int, char **);
+	const char *summary;              /* one line, for `leadgate help` */
+	const char *const *subs;          /* synopsis of each subcommand ("show ID"); NULL: none */
+	const char *synopsis;             /* arguments when there are no subcommands */
+} cli_command;
+
+struct lg_cli {
 	lg_config *cfg;          /* loaded config (defaults when no -c) */
 	const char *db_path;     /* effective database path (-d or config) */
 	gboolean json;           /* --json */
-} lg_cli;
+	const cli_command *cmd;  /* the command being run */
+};
+
+/* The global options, as `leadgate --help` and every command's help list them. */
+extern const char cli_global_options_help[];
+
+/* How a command opens the store. */
+typedef enum {
+	CLI_STORE_READ,     /* read-only: never creates or changes the file */
+	CLI_STORE_WRITE,    /* read-write, schema brought up to date; the file must exist */
+	CLI_STORE_CREATE    /* `leadgate init`: created when missing */
+} cli_store_mode;
 
 /* Opens the store; prints the error and returns NULL on failure, setting
- * *@exit_r to the exit status to use. */
-lg_store *cli_open_store(lg_cli *cli, guint flags, int *exit_r);
+ * *@exit_r to the exit status to use. A database that does not exist is an
+ * error naming the path and `leadgate init` (exit 66), except with
+ * CLI_STORE_CREATE. */
+lg_store *cli_open_store(lg_cli *cli, cli_store_mode mode, int *exit_r);
+
+/* (store_admin.c) Turns a store opened read-only into one that works on a
+ * private in-memory copy of the database: `rules test` runs the chain and
+ * rolls it back there, so the file is never written or write-locked. */
+gboolean lg_store_private_copy(lg_store *st, GError **error);
 
 /* Prints "leadgate: MESSAGE" to stderr and returns the exit status that
  * fits @error (75 for temporary store errors, 64 usage, 66 no input, ...). */
@@ -52,16 +83,30 @@ void cli_print_table(lg_cli *cli, const lg_table *t);
 void cli_print_record(lg_cli *cli, const lg_table *t);
 /* Appends @s to @out as a JSON string literal (with quotes). */
 void cli_json_string(GString *out, const char *s);
+/* Appends the value of @column as JSON: a number or a boolean for the
+ * store's numeric and flag columns, else a string; NULL is null. */
+void cli_json_value(GString *out, const char *column, const char *v);
 
-/* Parses a command's own options (GOptionContext); on error prints it and
- * sets *@exit_r. @argv[0] is the command word. */
-gboolean cli_parse_options(int *argc, char ***argv, const GOptionEntry *entries, const char *params, int *exit_r);
+/* Parses a command's own options (GOptionContext). @argv[0] is the command
+ * word, or the subcommand word @sub when a subcommand parses its own
+ * options (`rules test`). Returns FALSE with *@exit_r set when the command
+ * is done: 0 after printing its --help, 64 after a usage error (a bad
+ * option, no subcommand, an unknown subcommand: `unknown lead subcommand
+ * "lsit"` and the list of valid ones). */
+gboolean cli_parse_options(lg_cli *cli, int *argc, char ***argv, const GOptionEntry *entries,
+                           const char *sub, int *exit_r);
+/* Prints the help of @cmd (of its subcommand @sub only when given) to stdout. */
+void cli_print_help(const cli_command *cmd, const char *sub, const GOptionEntry *entries);
+/* Prints "usage: leadgate CMD SUB ..." for subcommand @sub of the running
+ * command (every subcommand when @sub is unknown) and returns LG_EX_USAGE. */
+int cli_sub_usage(lg_cli *cli, const char *sub);
 /* A positive decimal id. */
 gboolean cli_parse_id(const char *s, gint64 *id);
 
-/* Prints one line (or JSON object) per recipient result, with the chain's
- * trace when @with_trace; returns how many recipients were unknown. */
-guint cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace);
+/* Appends one line (or a JSON array of objects) per recipient result, with
+ * the chain's trace when @with_trace; returns how many recipients were
+ * unknown. */
+guint cli_format_results(lg_cli *cli, GString *out, GPtrArray *results, gboolean with_trace);
 /* The envelope for a message given on the command line: @sender or the
  * Return-Path/From; @rcpts, or the To/Cc addresses that are mailboxes, or
  * else the first To address. NULL with a usage error when there is none. */

@@ -7,9 +7,9 @@
 #include <string.h>
 #include "cli.h"
 
-#define OPEN_STORE(st, rc) \
+#define OPEN_STORE(st, rc, mode) \
 	int rc = 0; \
-	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc); \
+	g_autoptr(lg_store) st = cli_open_store(cli, mode, &rc); \
 	if (st == NULL) \
 		return rc
 
@@ -22,18 +22,25 @@ cmd_org(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int prc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "add NAME", &prc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &prc))
 		return prc;
-	if (argc != 3 || strcmp(argv[1], "add") != 0)
-		return cli_usage("usage: org add NAME [--domain D]...");
+	if (argc != 3)
+		return cli_sub_usage(cli, argv[1]);
 	if (*g_strstrip(argv[2]) == '\0')
 		return cli_usage("an organization needs a name");
-	OPEN_STORE(st, rc);
+	OPEN_STORE(st, rc, CLI_STORE_WRITE);
 	g_autoptr(GError) err = NULL;
 	gint64 id;
 	if (!lg_store_org_add(st, argv[2], domains, &id, &err))
 		return cli_error(err);
-	printf("organization %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
+	if (cli->json) {
+		g_autoptr(GString) out = g_string_new(NULL);
+		g_string_append_printf(out, "{\"id\": %" G_GINT64_FORMAT ", \"name\": ", id);
+		cli_json_string(out, argv[2]);
+		g_string_append(out, "}\n");
+		fputs(out->str, stdout);
+	} else
+		printf("organization %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
 	return 0;
 }
 
@@ -47,16 +54,23 @@ cmd_contact(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int prc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "add EMAIL", &prc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &prc))
 		return prc;
-	if (argc != 3 || strcmp(argv[1], "add") != 0)
-		return cli_usage("usage: contact add EMAIL [--name N] [--org NAME]");
-	OPEN_STORE(st, rc);
+	if (argc != 3)
+		return cli_sub_usage(cli, argv[1]);
+	OPEN_STORE(st, rc, CLI_STORE_WRITE);
 	g_autoptr(GError) err = NULL;
 	gint64 id;
 	if (!lg_store_contact_add(st, argv[2], name, org, &id, &err))
 		return cli_error(err);
-	printf("end user %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
+	if (cli->json) {
+		g_autoptr(GString) out = g_string_new(NULL);
+		g_string_append_printf(out, "{\"id\": %" G_GINT64_FORMAT ", \"email\": ", id);
+		cli_json_string(out, argv[2]);
+		g_string_append(out, "}\n");
+		fputs(out->str, stdout);
+	} else
+		printf("end user %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
 	return 0;
 }
 
@@ -69,10 +83,10 @@ cmd_mailbox(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int prc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "add ADDR --mode MODE | list", &prc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &prc))
 		return prc;
 	if (argc == 2 && strcmp(argv[1], "list") == 0) {
-		OPEN_STORE(st, rc);
+		OPEN_STORE(st, rc, CLI_STORE_READ);
 		g_autoptr(GError) err = NULL;
 		g_autoptr(lg_table) t = NULL;
 		if (!lg_store_mailbox_list(st, &t, &err))
@@ -81,10 +95,10 @@ cmd_mailbox(lg_cli *cli, int argc, char **argv)
 		return 0;
 	}
 	if (argc != 3 || strcmp(argv[1], "add") != 0)
-		return cli_usage("usage: mailbox add ADDR --mode always|existing|never, or mailbox list");
+		return cli_sub_usage(cli, argv[1]);
 	if (mode == NULL || (strcmp(mode, "always") && strcmp(mode, "existing") && strcmp(mode, "never")))
 		return cli_usage("--mode must be always, existing or never");
-	OPEN_STORE(st, rc);
+	OPEN_STORE(st, rc, CLI_STORE_WRITE);
 	g_autoptr(GError) err = NULL;
 	if (!lg_store_mailbox_add(st, argv[2], mode, &err))
 		return cli_error(err);
@@ -95,8 +109,11 @@ cmd_mailbox(lg_cli *cli, int argc, char **argv)
 int
 cmd_spam(lg_cli *cli, int argc, char **argv)
 {
+	int prc = 0;
+	if (!cli_parse_options(cli, &argc, &argv, NULL, NULL, &prc))
+		return prc;
 	if (argc == 2 && strcmp(argv[1], "list") == 0) {
-		OPEN_STORE(st, rc);
+		OPEN_STORE(st, rc, CLI_STORE_READ);
 		g_autoptr(GError) err = NULL;
 		g_autoptr(lg_table) t = NULL;
 		if (!lg_store_spam_list(st, &t, &err))
@@ -104,9 +121,9 @@ cmd_spam(lg_cli *cli, int argc, char **argv)
 		cli_print_table(cli, t);
 		return 0;
 	}
-	if (argc != 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "remove") != 0))
-		return cli_usage("usage: spam add|remove ADDR-OR-DOMAIN, or spam list");
-	OPEN_STORE(st, rc);
+	if (argc != 3 || strcmp(argv[1], "list") == 0)
+		return cli_sub_usage(cli, argv[1]);
+	OPEN_STORE(st, rc, CLI_STORE_WRITE);
 	g_autoptr(GError) err = NULL;
 	gboolean add = strcmp(argv[1], "add") == 0;
 	if (!(add ? lg_store_spam_add(st, argv[2], 0, &err) : lg_store_spam_remove(st, argv[2], &err)))
@@ -125,17 +142,17 @@ cmd_user(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int prc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "add EMAIL --role R | remove EMAIL | list", &prc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &prc))
 		return prc;
 	gboolean add = argc == 3 && strcmp(argv[1], "add") == 0;
 	gboolean remove = argc == 3 && strcmp(argv[1], "remove") == 0;
 	gboolean list = argc == 2 && strcmp(argv[1], "list") == 0;
 	if (!add && !remove && !list)
-		return cli_usage("usage: user add EMAIL --role R [--name N] | user remove EMAIL | user list");
+		return cli_sub_usage(cli, argv[1]);
 	static const char *const roles[] = { "admin", "tech", "sales", "marketing", "manager", NULL };
 	if (add && (role == NULL || !g_strv_contains(roles, role)))
 		return cli_usage("--role must be one of admin, tech, sales, marketing, manager");
-	OPEN_STORE(st, rc);
+	OPEN_STORE(st, rc, list ? CLI_STORE_READ : CLI_STORE_WRITE);
 	g_autoptr(GError) err = NULL;
 	if (list) {
 		g_autoptr(lg_table) t = NULL;
@@ -153,6 +170,9 @@ cmd_user(lg_cli *cli, int argc, char **argv)
 int
 cmd_config(lg_cli *cli, int argc, char **argv)
 {
+	int prc = 0;
+	if (!cli_parse_options(cli, &argc, &argv, NULL, NULL, &prc))
+		return prc;
 	if (argc == 2 && strcmp(argv[1], "defaults") == 0) {
 		g_autoptr(GString) out = g_string_new(NULL);
 		lg_config_dump_defaults(out);
@@ -164,5 +184,5 @@ cmd_config(lg_cli *cli, int argc, char **argv)
 		printf("%s: ok\n", cli->cfg->path ? cli->cfg->path : "built-in defaults");
 		return 0;
 	}
-	return cli_usage("usage: config check | config defaults");
+	return cli_sub_usage(cli, argv[1]);
 }

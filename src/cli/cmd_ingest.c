@@ -16,25 +16,32 @@
 int
 cmd_init(lg_cli *cli, int argc, char **argv)
 {
+	int rc = 0;
+	if (!cli_parse_options(cli, &argc, &argv, NULL, NULL, &rc))
+		return rc;
 	if (argc > 1)
 		return cli_usage("init takes no arguments");
-	int rc = 0;
-	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+	g_autoptr(lg_store) st = cli_open_store(cli, CLI_STORE_CREATE, &rc);
 	if (st == NULL)
 		return rc;
-	if (!cli->json)
+	if (!cli->json) {
 		printf("%s: schema version %d\n", cli->db_path, lg_store_schema_version(st));
-	else
-		printf("{\"database\": \"%s\", \"schema_version\": %d}\n", cli->db_path, lg_store_schema_version(st));
+	} else {
+		g_autoptr(GString) out = g_string_new("{\"database\": ");
+		cli_json_string(out, cli->db_path);
+		g_string_append_printf(out, ", \"schema_version\": %d}\n", lg_store_schema_version(st));
+		fputs(out->str, stdout);
+	}
 	return 0;
 }
 
-/* Prints one line (or JSON object) per recipient; returns how many were unknown. */
+/* One line (or JSON object) per recipient; returns how many were unknown. */
 guint
-cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace)
+cli_format_results(lg_cli *cli, GString *out, GPtrArray *results, gboolean with_trace)
 {
 	guint unknown = 0;
-	g_autoptr(GString) out = g_string_new(cli->json ? "[" : "");
+	if (cli->json)
+		g_string_append_c(out, '[');
 	for (guint i = 0; i < results->len; i++) {
 		lg_rcpt_result *r = results->pdata[i];
 		unknown += r->status == LG_RCPT_UNKNOWN;
@@ -42,11 +49,20 @@ cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace)
 			g_string_append(out, i ? ",\n {" : "{");
 			g_string_append(out, "\"recipient\": ");
 			cli_json_string(out, r->recipient);
-			g_string_append_printf(out, ", \"outcome\": \"%s\", \"lead\": %" G_GINT64_FORMAT ", \"status\": ",
-			                       lg_rcpt_status_name(r->status), r->lead_id);
+			g_string_append_printf(out, ", \"outcome\": \"%s\", \"lead\": ", lg_rcpt_status_name(r->status));
+			/* no lead (an unknown recipient) and no ticket are null, not 0 */
+			if (r->lead_id)
+				g_string_append_printf(out, "%" G_GINT64_FORMAT, r->lead_id);
+			else
+				g_string_append(out, "null");
+			g_string_append(out, ", \"status\": ");
 			cli_json_string(out, r->lead_status);
-			g_string_append_printf(out, ", \"hidden\": %s, \"ticket\": %" G_GINT64_FORMAT ", \"decided_by\": ",
-			                       r->hidden ? "true" : "false", r->ticket_number);
+			g_string_append_printf(out, ", \"hidden\": %s, \"ticket\": ", r->hidden ? "true" : "false");
+			if (r->ticket_number)
+				g_string_append_printf(out, "%" G_GINT64_FORMAT, r->ticket_number);
+			else
+				g_string_append(out, "null");
+			g_string_append(out, ", \"decided_by\": ");
 			cli_json_string(out, r->decided_by);
 			g_string_append(out, ", \"reason\": ");
 			cli_json_string(out, r->reason);
@@ -77,8 +93,7 @@ cli_print_results(lg_cli *cli, GPtrArray *results, gboolean with_trace)
 			g_string_append_printf(out, "    %s\n", (char *) r->trace->pdata[k]);
 	}
 	if (cli->json)
-		g_string_append(out, "]\n");
-	fputs(out->str, stdout);
+		g_string_append(out, "]");
 	return unknown;
 }
 
@@ -136,7 +151,7 @@ cmd_ingest(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int rc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "[FILE|-]", &rc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &rc))
 		return rc;
 	if (argc > 2)
 		return cli_usage("ingest takes one message file (or - for standard input)");
@@ -145,7 +160,7 @@ cmd_ingest(lg_cli *cli, int argc, char **argv)
 	g_autoptr(lg_raw) raw = lg_raw_new_from_file(path, NULL, &err);
 	if (raw == NULL)
 		return cli_error(err);
-	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+	g_autoptr(lg_store) st = cli_open_store(cli, CLI_STORE_WRITE, &rc);
 	if (st == NULL)
 		return rc;
 	g_autoptr(GError) perr = NULL;
@@ -166,7 +181,11 @@ cmd_ingest(lg_cli *cli, int argc, char **argv)
 	if (!lg_deliver_now(d, st, cli->cfg, rules, &err))
 		return cli_error(err);
 	GPtrArray *results = lg_delivery_results(d);
-	guint unknown = cli_print_results(cli, results, FALSE);
+	g_autoptr(GString) out = g_string_new(NULL);
+	guint unknown = cli_format_results(cli, out, results, FALSE);
+	if (cli->json)
+		g_string_append_c(out, '\n');
+	fputs(out->str, stdout);
 	if (unknown == results->len) {
 		fprintf(stderr, "leadgate: no such mailbox, and no catch-all\n");
 		return LG_EX_NOUSER;

@@ -7,13 +7,6 @@
 #include <string.h>
 #include "cli.h"
 
-static int
-lead_usage(void)
-{
-	return cli_usage("usage: lead list [--status S] [--hidden] | show ID | spam ID | unspam ID | "
-	                 "convert ID [--org] [--ticket] | assign ID USER | set ID FIELD VALUE");
-}
-
 int
 cmd_lead(lg_cli *cli, int argc, char **argv)
 {
@@ -27,17 +20,16 @@ cmd_lead(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int rc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "list|show|spam|unspam|convert|assign|set ...", &rc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &rc))
 		return rc;
-	if (argc < 2)
-		return lead_usage();
 	const char *sub = argv[1];
 	if (status && strcmp(status, "unread") && strcmp(status, "won") && strcmp(status, "lost"))
 		return cli_usage("--status must be unread, won or lost");
 	gint64 id = 0;
 	if (strcmp(sub, "list") != 0 && (argc < 3 || !cli_parse_id(argv[2], &id)))
-		return argc < 3 ? lead_usage() : cli_usage("\"%s\" is not a lead id", argv[2]);
-	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+		return argc < 3 ? cli_sub_usage(cli, sub) : cli_usage("\"%s\" is not a lead id", argv[2]);
+	gboolean reading = strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0;
+	g_autoptr(lg_store) st = cli_open_store(cli, reading ? CLI_STORE_READ : CLI_STORE_WRITE, &rc);
 	if (st == NULL)
 		return rc;
 	g_autoptr(GError) err = NULL;
@@ -74,7 +66,7 @@ cmd_lead(lg_cli *cli, int argc, char **argv)
 			return cli_error(err);
 		printf("lead %" G_GINT64_FORMAT ": %s = %s\n", id, argv[3], argv[4]);
 	} else {
-		return lead_usage();
+		return cli_sub_usage(cli, sub);
 	}
 	return 0;
 }

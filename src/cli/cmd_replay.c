@@ -14,8 +14,10 @@
 #include "cli.h"
 #include "deliver.h"
 
+/* Replays one message; appends its results to @out (with --json, one
+ * object of the array that cmd_replay prints). */
 static int
-replay_one(lg_cli *cli, lg_store *st, const lg_rules *rules, gint64 id, gboolean quarantine)
+replay_one(lg_cli *cli, GString *out, lg_store *st, const lg_rules *rules, gint64 id, gboolean quarantine)
 {
 	g_autoptr(GError) err = NULL;
 	g_autofree char *sha = NULL;
@@ -38,9 +40,15 @@ replay_one(lg_cli *cli, lg_store *st, const lg_rules *rules, gint64 id, gboolean
 		return cli_error(err);
 	GPtrArray *res = lg_delivery_results(d);
 	gboolean again = res->len > 0 && ((lg_rcpt_result *) res->pdata[0])->status == LG_RCPT_QUARANTINED;
-	if (!cli->json)
-		printf("%s %" G_GINT64_FORMAT ":\n", quarantine ? "quarantine" : "message", id);
-	cli_print_results(cli, res, FALSE);
+	if (cli->json) {
+		g_string_append_printf(out, "%s{\"%s\": %" G_GINT64_FORMAT ", \"recipients\": ", out->len > 1 ? ",\n " : "",
+		                       quarantine ? "quarantine" : "message", id);
+		cli_format_results(cli, out, res, FALSE);
+		g_string_append_c(out, '}');
+	} else {
+		g_string_append_printf(out, "%s %" G_GINT64_FORMAT ":\n", quarantine ? "quarantine" : "message", id);
+		cli_format_results(cli, out, res, FALSE);
+	}
 	if (quarantine && !again) {
 		if (!lg_store_begin(st, &err) || !lg_store_quarantine_done(st, id, "replayed", &err) || !lg_store_commit(st, &err)) {
 			lg_store_rollback(st);
@@ -59,7 +67,7 @@ cmd_replay(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int rc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "[ID...]", &rc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &rc))
 		return rc;
 	if (argc < 2 && !quarantine)
 		return cli_usage("usage: replay [--quarantine] [ID...]: message ids, or --quarantine");
@@ -70,7 +78,7 @@ cmd_replay(lg_cli *cli, int argc, char **argv)
 			return cli_usage("\"%s\" is not an id", argv[i]);
 		g_array_append_val(ids, id);
 	}
-	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+	g_autoptr(lg_store) st = cli_open_store(cli, CLI_STORE_WRITE, &rc);
 	if (st == NULL)
 		return rc;
 	g_autoptr(GError) err = NULL;
@@ -91,10 +99,14 @@ cmd_replay(lg_cli *cli, int argc, char **argv)
 			printf("nothing in the quarantine\n");
 	}
 	int worst = 0;
+	g_autoptr(GString) out = g_string_new(cli->json ? "[" : "");
 	for (guint i = 0; i < ids->len; i++) {
-		int r = replay_one(cli, st, rules, g_array_index(ids, gint64, i), quarantine);
+		int r = replay_one(cli, out, st, rules, g_array_index(ids, gint64, i), quarantine);
 		if (r != 0)
 			worst = r;
 	}
+	if (cli->json)
+		g_string_append(out, "]\n");
+	fputs(out->str, stdout);
 	return worst;
 }

@@ -10,8 +10,12 @@
  *   check compiles the rule files of PATH (a directory of *.sieve files or
  *   one file; default: [rules] directory of the config) as the daemons
  *   would load them. Every error goes to stderr as
- *   "file:line:column: error: message"; the exit status is 1 on any error,
- *   and nothing is printed when all is well (like a compiler).
+ *   "file:line:column: error: message"; the exit status is 1 on any error.
+ *   When all is well it says what it checked ("rules: 4 rule files: ok"),
+ *   so that an empty or mistyped directory is not taken for a good one. A
+ *   PATH that does not exist is an error (66), although the daemons take a
+ *   missing directory for an empty set. With --json: one object with the
+ *   path, the files checked and every diagnostic as an object.
  *
  *   test runs one message through the whole inbound chain without writing
  *   anything (lg_deliver_dry_run) and prints, per recipient, the chain step
@@ -24,11 +28,14 @@
  *   JSON object.
  *
  * DIAGNOSTICS
- *   check: 0 all well, 1 any error (syntax or unreadable file), 64 usage.
+ *   check: 0 all well, 1 any error (syntax or unreadable file), 64 usage,
+ *   66 no such PATH.
  *   test: 0 done, 1 the rules have errors (listed as by check), 64 usage,
- *   66 no such message file, else what cli_error() says.
+ *   66 no such message file, rules PATH or database, else what
+ *   cli_error() says. It opens the database read-only.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "deliver.h"
@@ -53,8 +60,19 @@ default_rules_path(const lg_cli *cli)
 	return cli->cfg && cli->cfg->rules_dir ? cli->cfg->rules_dir : "rules";
 }
 
-/* Loads @path; on failure prints the diagnostics (one per line, as they
- * are) or the I/O error, and sets *@exit_r to 1. */
+/* Prints why a rule set did not load: the diagnostics, one per line, as
+ * they are, or the I/O error. Returns 1. */
+static int
+rules_load_report(const GError *err)
+{
+	if (g_error_matches(err, LG_RULES_ERROR, LG_RULES_ERROR_SYNTAX))
+		fprintf(stderr, "%s\n", err->message);
+	else
+		fprintf(stderr, "leadgate: %s\n", err->message);
+	return LG_EX_FAIL;
+}
+
+/* Loads @path; on failure prints the diagnostics and sets *@exit_r to 1. */
 static lg_rules *
 rules_load_or_report(const lg_cli *cli, const char *path, int *exit_r)
 {
@@ -62,14 +80,68 @@ rules_load_or_report(const lg_cli *cli, const char *path, int *exit_r)
 	g_autoptr(GError) err = NULL;
 	lg_rules *r = lg_rules_load(path, &o, &err);
 
-	if (r != NULL)
-		return r;
-	if (g_error_matches(err, LG_RULES_ERROR, LG_RULES_ERROR_SYNTAX))
-		fprintf(stderr, "%s\n", err->message);
-	else
-		fprintf(stderr, "leadgate: %s\n", err->message);
-	*exit_r = LG_EX_FAIL;
-	return NULL;
+	if (r == NULL)
+		*exit_r = rules_load_report(err);
+	return r;
+}
+
+/* A rules PATH that is not there: the daemons read it as an empty set,
+ * but a user who names it (or checks the configured one) meant something. */
+static gboolean
+rules_path_missing(const char *path, int *exit_r)
+{
+	if (g_file_test(path, G_FILE_TEST_EXISTS))
+		return FALSE;
+	fprintf(stderr, "leadgate: no rules at %s: no such file or directory\n", path);
+	*exit_r = LG_EX_NOINPUT;
+	return TRUE;
+}
+
+static gint
+compare_paths(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The files lg_rules_load() reads for @path, in its order (file names). */
+static GPtrArray *
+rule_files(const char *path)
+{
+	GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+	if (!g_file_test(path, G_FILE_TEST_IS_DIR)) {
+		g_ptr_array_add(files, g_strdup(path));
+		return files;
+	}
+	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+	const char *name;
+	while (dir && (name = g_dir_read_name(dir)) != NULL)
+		if (g_str_has_suffix(name, ".sieve"))
+			g_ptr_array_add(files, g_build_filename(path, name, NULL));
+	g_ptr_array_sort(files, compare_paths);
+	return files;
+}
+
+/* Appends one diagnostic line ("file:line:column: error: message") as a
+ * JSON object; a line of another shape becomes {"message": ...}. */
+static void
+json_diagnostic(GString *out, const char *line)
+{
+	g_autoptr(GRegex) re = g_regex_new("^(.*):([0-9]+):([0-9]+): (error|warning): (.*)$", 0, 0, NULL);
+	g_autoptr(GMatchInfo) m = NULL;
+	if (g_regex_match(re, line, 0, &m)) {
+		g_autofree char *file = g_match_info_fetch(m, 1), *ln = g_match_info_fetch(m, 2),
+		                *col = g_match_info_fetch(m, 3), *sev = g_match_info_fetch(m, 4),
+		                *msg = g_match_info_fetch(m, 5);
+		g_string_append(out, "{\"file\": ");
+		cli_json_string(out, file);
+		g_string_append_printf(out, ", \"line\": %s, \"column\": %s, \"severity\": \"%s\", \"message\": ", ln, col, sev);
+		cli_json_string(out, msg);
+		g_string_append_c(out, '}');
+		return;
+	}
+	g_string_append(out, "{\"file\": null, \"line\": null, \"column\": null, \"severity\": \"error\", \"message\": ");
+	cli_json_string(out, line);
+	g_string_append_c(out, '}');
 }
 
 static int
@@ -78,14 +150,45 @@ rules_check(lg_cli *cli, int argc, char **argv)
 	const char *path;
 	int rc = 0;
 	g_autoptr(lg_rules) rules = NULL;
+	g_autoptr(GError) err = NULL;
 
-	if (!cli_parse_options(&argc, &argv, (GOptionEntry[]){ { NULL } }, "[PATH]", &rc))
+	if (!cli_parse_options(cli, &argc, &argv, NULL, "check", &rc))
 		return rc;
 	if (argc > 2)
 		return cli_usage("rules check takes at most one PATH");
 	path = argc == 2 ? argv[1] : default_rules_path(cli);
-	rules = rules_load_or_report(cli, path, &rc);
-	return rules ? LG_EX_OK : rc;
+	if (rules_path_missing(path, &rc))
+		return rc;
+	lg_rules_options o = rules_options(cli);
+	rules = lg_rules_load(path, &o, &err);
+	if (!cli->json) {
+		if (rules == NULL)
+			return rules_load_report(err);
+		guint n = lg_rules_count(rules);
+		printf("%s: %u rule file%s: ok\n", path, n, n == 1 ? "" : "s");
+		return LG_EX_OK;
+	}
+	g_autoptr(GPtrArray) files = rule_files(path);
+	g_autoptr(GString) out = g_string_new("{\"path\": ");
+	cli_json_string(out, path);
+	g_string_append(out, ", \"files\": [");
+	for (guint i = 0; i < files->len; i++) {
+		g_string_append(out, i ? ", " : "");
+		cli_json_string(out, files->pdata[i]);
+	}
+	g_string_append_printf(out, "], \"ok\": %s, \"diagnostics\": [", rules ? "true" : "false");
+	if (rules == NULL) {
+		g_auto(GStrv) lines = g_strsplit(err->message, "\n", -1);
+		guint k = 0;
+		for (guint i = 0; lines[i]; i++)
+			if (*lines[i]) {
+				g_string_append(out, k++ ? ",\n  " : "\n  ");
+				json_diagnostic(out, lines[i]);
+			}
+	}
+	g_string_append(out, "]}\n");
+	fputs(out->str, stdout);
+	return rules ? LG_EX_OK : LG_EX_FAIL;
 }
 
 static const char *
@@ -201,7 +304,7 @@ rules_test(lg_cli *cli, int argc, char **argv)
 	const char *path;
 	lg_envelope *env;
 
-	if (!cli_parse_options(&argc, &argv, entries, "FILE.eml", &rc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, "test", &rc))
 		return rc;
 	if (argc != 2)
 		return cli_usage("rules test takes one message file (or - for standard input)");
@@ -212,12 +315,16 @@ rules_test(lg_cli *cli, int argc, char **argv)
 	raw = lg_raw_new_from_file(path, NULL, &err);
 	if (raw == NULL)
 		return cli_error(err);
+	if (rules_path_missing(rules_path, &rc))
+		return rc;
 	rules = rules_load_or_report(cli, rules_path, &rc);
 	if (rules == NULL)
 		return rc;
-	st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+	st = cli_open_store(cli, CLI_STORE_READ, &rc);
 	if (st == NULL)
 		return rc;
+	if (!lg_store_private_copy(st, &err))
+		return cli_error(err);
 	d = lg_delivery_new(g_steal_pointer(&raw), lg_envelope_new(sender ? sender : ""));
 	if (!lg_delivery_parse(d, cli->cfg, &err))
 		return cli_error(err);
@@ -239,12 +346,12 @@ rules_test(lg_cli *cli, int argc, char **argv)
 int
 cmd_rules(lg_cli *cli, int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage("usage: leadgate rules check [PATH] | "
-		                 "rules test [--rules PATH] [--rcpt ADDR] [--sender ADDR] FILE.eml");
-	if (g_strcmp0(argv[1], "check") == 0)
+	if (argc >= 2 && g_strcmp0(argv[1], "check") == 0)
 		return rules_check(cli, argc - 1, argv + 1);
-	if (g_strcmp0(argv[1], "test") == 0)
+	if (argc >= 2 && g_strcmp0(argv[1], "test") == 0)
 		return rules_test(cli, argc - 1, argv + 1);
-	return cli_usage("unknown rules command '%s' (check or test)", argv[1]);
+	/* --help, no subcommand or an unknown one */
+	int rc = LG_EX_USAGE;
+	cli_parse_options(cli, &argc, &argv, NULL, NULL, &rc);
+	return rc;
 }

@@ -16,16 +16,16 @@ cmd_ticket(lg_cli *cli, int argc, char **argv)
 		{ NULL }
 	};
 	int rc = 0;
-	if (!cli_parse_options(&argc, &argv, entries, "list | show NUMBER", &rc))
+	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &rc))
 		return rc;
 	gint64 number = 0;
 	gboolean list = argc == 2 && strcmp(argv[1], "list") == 0;
 	gboolean show = argc == 3 && strcmp(argv[1], "show") == 0;
 	if (!list && !show)
-		return cli_usage("usage: ticket list [--status S] | ticket show NUMBER");
+		return cli_sub_usage(cli, argv[1]);
 	if (show && !cli_parse_id(argv[2][0] == '#' ? argv[2] + 1 : argv[2], &number))
 		return cli_usage("\"%s\" is not a ticket number", argv[2]);
-	g_autoptr(lg_store) st = cli_open_store(cli, LG_STORE_MIGRATE, &rc);
+	g_autoptr(lg_store) st = cli_open_store(cli, CLI_STORE_READ, &rc);
 	if (st == NULL)
 		return rc;
 	g_autoptr(GError) err = NULL;

@@ -3,8 +3,14 @@
  *   main.c - `leadgate [-c CONFIG] [-d DATABASE] [--json] COMMAND ...`
  *
  * SUMMARY
- *   Global options stop at the command word (strict POSIX parsing); the
- *   command gets the rest. See leadgate(1).
+ *   The global options (-c, -d, --json, -V) are taken from anywhere on the
+ *   line, before or after the command word, as git and systemctl users
+ *   expect; "--" ends them, and what follows it (the "--" included) goes to
+ *   the command untouched, so that `leadgate org add -- -d` names an
+ *   organization "-d". No command has an option of its own with these
+ *   names. --help before the command word (or `leadgate help`) lists the
+ *   commands; after it (or `leadgate help COMMAND`) it is the command's own
+ *   help. See leadgate(1).
  */
 #include "autoconf.h"
 #include "config.h"
@@ -14,25 +20,36 @@
 #include "cli.h"
 #include "message.h"
 
-typedef struct {
-	const char *name;
-	int (*fn)(lg_cli *, int, char **);
-	const char *summary;
-} command;
+static const char *const org_subs[] = { "add NAME [--domain D]...", NULL };
+static const char *const contact_subs[] = { "add EMAIL [--name N] [--org NAME]", NULL };
+static const char *const mailbox_subs[] = { "add ADDR --mode always|existing|never", "list", NULL };
+static const char *const spam_subs[] = { "add ADDR-OR-DOMAIN", "remove ADDR-OR-DOMAIN", "list", NULL };
+static const char *const lead_subs[] = {
+	"list [--status unread|won|lost] [--hidden]", "show ID", "spam ID", "unspam ID",
+	"convert ID [--org] [--ticket]", "assign ID USER", "set ID FIELD VALUE", NULL
+};
+static const char *const ticket_subs[] = { "list [--status S]", "show NUMBER", NULL };
+static const char *const user_subs[] = { "add EMAIL --role R [--name N]", "remove EMAIL", "list", NULL };
+static const char *const rules_subs[] = {
+	"check [PATH]", "test [--rules PATH] [--rcpt ADDR]... [--sender ADDR] FILE|-", NULL
+};
+static const char *const config_subs[] = { "check", "defaults", NULL };
 
-static const command commands[] = {
-	{ "init", cmd_init, "create or migrate the database" },
-	{ "ingest", cmd_ingest, "run one message through the inbound chain" },
-	{ "rules", cmd_rules, "check rule files, or dry-run a message through them" },
-	{ "org", cmd_org, "organizations: add" },
-	{ "contact", cmd_contact, "end users: add" },
-	{ "mailbox", cmd_mailbox, "inbound mailboxes: add, list" },
-	{ "spam", cmd_spam, "the spam list: add, remove, list" },
-	{ "lead", cmd_lead, "leads: list, show, spam, unspam, convert, assign, set" },
-	{ "ticket", cmd_ticket, "tickets: list, show" },
-	{ "user", cmd_user, "users (techs, sales reps): add, remove, list" },
-	{ "replay", cmd_replay, "run stored or quarantined messages through the chain again" },
-	{ "config", cmd_config, "configuration: check, defaults" },
+static const cli_command commands[] = {
+	{ "init", cmd_init, "create or migrate the database", NULL, "" },
+	{ "ingest", cmd_ingest, "run one message through the inbound chain", NULL,
+	  "[--rcpt ADDR]... [--sender ADDR] [FILE|-]" },
+	{ "rules", cmd_rules, "check rule files, or dry-run a message through them", rules_subs, NULL },
+	{ "org", cmd_org, "organizations: add", org_subs, NULL },
+	{ "contact", cmd_contact, "end users: add", contact_subs, NULL },
+	{ "mailbox", cmd_mailbox, "inbound mailboxes: add, list", mailbox_subs, NULL },
+	{ "spam", cmd_spam, "the spam list: add, remove, list", spam_subs, NULL },
+	{ "lead", cmd_lead, "leads: list, show, spam, unspam, convert, assign, set", lead_subs, NULL },
+	{ "ticket", cmd_ticket, "tickets: list, show", ticket_subs, NULL },
+	{ "user", cmd_user, "users (techs, sales reps): add, remove, list", user_subs, NULL },
+	{ "replay", cmd_replay, "run stored or quarantined messages through the chain again", NULL,
+	  "[--quarantine] [ID...]" },
+	{ "config", cmd_config, "configuration: check, defaults", config_subs, NULL },
 };
 
 static void
@@ -41,54 +58,122 @@ usage(FILE *out)
 	fprintf(out, "usage: leadgate [-c CONFIG] [-d DATABASE] [--json] COMMAND [ARGS...]\n\ncommands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nSee leadgate(1).\n");
+	fprintf(out, "\nglobal options (anywhere on the line):\n%s\n"
+	        "`leadgate COMMAND --help` shows a command's subcommands and options. See leadgate(1).\n",
+	        cli_global_options_help);
+}
+
+static const cli_command *
+find_command(const char *name)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* -c FILE, -cFILE, --config FILE, --config=FILE: TRUE when @argv[*i] is
+ * this option; its value goes to *@value (the last one given wins). */
+static gboolean
+take_value(char **argv, int argc, int *i, char shortopt, const char *longopt, char **value, gboolean *missing)
+{
+	const char *a = argv[*i];
+	gsize ll = strlen(longopt);
+	const char *v = NULL;
+	if (a[0] == '-' && a[1] == shortopt)
+		v = a[2] ? a + 2 : NULL;
+	else if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, longopt, ll) == 0 && (a[2 + ll] == '\0' || a[2 + ll] == '='))
+		v = a[2 + ll] == '=' ? a + 3 + ll : NULL;
+	else
+		return FALSE;
+	if (v == NULL) {
+		if (*i + 1 >= argc) {
+			*missing = TRUE;
+			return TRUE;
+		}
+		v = argv[++*i];
+	}
+	g_free(*value);
+	*value = g_strdup(v);
+	return TRUE;
 }
 
 int
 main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
+	g_set_prgname("leadgate");
 	g_autofree char *config = NULL;
 	g_autofree char *database = NULL;
-	gboolean json = FALSE, version = FALSE;
-	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "configuration file", "FILE" },
-		{ "database", 'd', 0, G_OPTION_ARG_FILENAME, &database, "database file (overrides the config)", "FILE" },
-		{ "json", 0, 0, G_OPTION_ARG_NONE, &json, "print JSON", NULL },
-		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
-		{ NULL }
-	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARGS...]");
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_strict_posix(ctx, TRUE);
-	g_option_context_set_help_enabled(ctx, TRUE);
-	g_autoptr(GError) err = NULL;
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "leadgate: %s\n", err->message);
-		return LG_EX_USAGE;
+	gboolean json = FALSE, version = FALSE, help = FALSE, dashdash = FALSE;
+	/* the command's own arguments: argv without the global options */
+	g_autoptr(GPtrArray) rest = g_ptr_array_new();
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		gboolean missing = FALSE;
+		if (dashdash || a[0] != '-' || a[1] == '\0') {
+			g_ptr_array_add(rest, argv[i]);
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			dashdash = TRUE;
+			if (rest->len > 0)   /* before the command word it only ends the global options */
+				g_ptr_array_add(rest, argv[i]);
+		} else if (strcmp(a, "--json") == 0) {
+			json = TRUE;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			version = TRUE;
+		} else if (take_value(argv, argc, &i, 'c', "config", &config, &missing) ||
+		           take_value(argv, argc, &i, 'd', "database", &database, &missing)) {
+			if (missing) {
+				fprintf(stderr, "leadgate: option %s needs a file name\n", a);
+				return LG_EX_USAGE;
+			}
+		} else if (rest->len == 0 && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-?") == 0)) {
+			help = TRUE;
+		} else if (rest->len == 0) {
+			fprintf(stderr, "leadgate: unknown option %s\n", a);
+			usage(stderr);
+			return LG_EX_USAGE;
+		} else {
+			g_ptr_array_add(rest, argv[i]);   /* the command's own option */
+		}
 	}
 	if (version) {
 		printf("leadgate %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (argc < 2) {
-		usage(stderr);
-		return LG_EX_USAGE;
-	}
-	if (strcmp(argv[1], "help") == 0) {
+	if (help) {
 		usage(stdout);
 		return 0;
 	}
-	const command *cmd = NULL;
-	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
-		if (strcmp(commands[i].name, argv[1]) == 0)
-			cmd = &commands[i];
-	if (cmd == NULL) {
-		fprintf(stderr, "leadgate: unknown command \"%s\"\n", argv[1]);
+	if (rest->len == 0) {
 		usage(stderr);
 		return LG_EX_USAGE;
 	}
-	lg_cli cli = { .json = json };
+	/* `leadgate help [COMMAND]` */
+	if (strcmp(rest->pdata[0], "help") == 0) {
+		if (rest->len == 1) {
+			usage(stdout);
+			return 0;
+		}
+		const cli_command *c = find_command(rest->pdata[1]);
+		if (c == NULL) {
+			fprintf(stderr, "leadgate: unknown command \"%s\"\n", (char *) rest->pdata[1]);
+			usage(stderr);
+			return LG_EX_USAGE;
+		}
+		cli_print_help(c, NULL, NULL);
+		return 0;
+	}
+	const cli_command *cmd = find_command(rest->pdata[0]);
+	if (cmd == NULL) {
+		fprintf(stderr, "leadgate: unknown command \"%s\"\n", (char *) rest->pdata[0]);
+		usage(stderr);
+		return LG_EX_USAGE;
+	}
+	g_autoptr(GError) err = NULL;
+	lg_cli cli = { .json = json, .cmd = cmd };
 	cli.cfg = lg_config_load(config, &err);
 	if (cli.cfg == NULL) {
 		fprintf(stderr, "leadgate: %s\n", err->message);
@@ -96,7 +181,9 @@ main(int argc, char **argv)
 	}
 	cli.db_path = database ? database : cli.cfg->database;
 	lg_message_init();
-	int rc = cmd->fn(&cli, argc - 1, argv + 1);
+	int cargc = (int) rest->len;
+	g_ptr_array_add(rest, NULL);
+	int rc = cmd->fn(&cli, cargc, (char **) rest->pdata);
 	lg_config_unref(cli.cfg);
 	return rc;
 }

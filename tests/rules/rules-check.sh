@@ -17,11 +17,11 @@ run() {
 # -- rules check ------------------------------------------------------------
 run lg rules check
 is "$rc" 0 "check: an empty rules directory is fine"
-is "$out$err" "" "check: prints nothing when all is well"
+is "$out$err" "$T/rules: 0 rule files: ok" "check: says what it checked when all is well"
 
 run lg rules check "$top_srcdir/rules"
 is "$rc" 0 "check: the shipped examples compile"
-is "$out$err" "" "check: the shipped examples give no diagnostics"
+is "$out$err" "$top_srcdir/rules: 4 rule files: ok" "check: the shipped examples give no diagnostics"
 
 mkdir -p "$T/bad"
 cat > "$T/bad/10-bad.sieve" <<'SIEVE'
@@ -52,7 +52,7 @@ is "$rc" 1 "check: one bad file by path"
 is "$err" "$T/bad/20-open.sieve:1:9: error: unbalanced braces: this '{' is never closed" "check: its diagnostic"
 
 run lg rules check "$T/nonexistent.sieve"
-is "$rc" 1 "check: a missing file is an error"
+is "$rc" 66 "check: a missing file is an error (66)"
 like "$err" "^leadgate: .*nonexistent.sieve" "check: naming the file"
 
 run lg rules check a b
@@ -67,6 +67,7 @@ is "$rc" 1 "check: the configured directory by default"
 rm "$T/rules/20-open.sieve"
 
 # -- rules test ---------------------------------------------------------------
+lg init >/dev/null
 cp "$top_srcdir"/rules/*.sieve "$T/rules/"
 cat > "$T/vendor.eml" <<'EML'
 From: Wile E. Coyote <Wile@Sales.ACME.example>
