@@ -387,6 +387,11 @@ lg_store_lead_set(lg_store *st, gint64 id, const char *field, const char *value,
 		            "unknown lead field \"%s\" (stage, likelihood, expected_value, next_step, notes, source, status)", field);
 		return FALSE;
 	}
+	static const char *const statuses[] = { "unread", "won", "lost", NULL };
+	if (g_strcmp0(field, "status") == 0 && !g_strv_contains(statuses, value)) {
+		g_set_error(error, LG_USAGE_ERROR, LG_USAGE_ERROR_ARGS, "status must be unread, won or lost, not \"%s\"", value);
+		return FALSE;
+	}
 	if (g_strcmp0(field, "likelihood") == 0 || g_strcmp0(field, "expected_value") == 0) {
 		char *end = NULL;
 		double v = g_ascii_strtod(value, &end);

@@ -385,6 +385,14 @@ cli_parse_options(lg_cli *cli, int *argc, char ***argv, const GOptionEntry *entr
 		                    sub ? " " : "", sub ? sub : "");
 		return FALSE;
 	}
+	/* GLib keeps the "--" when an argument after it starts with '-'; the
+	 * command's arguments are what follows it */
+	for (int i = 1; i < *argc; i++)
+		if (strcmp((*argv)[i], "--") == 0) {
+			memmove(*argv + i, *argv + i + 1, sizeof(char *) * (gsize) (*argc - i));
+			--*argc;
+			break;
+		}
 	if (sub == NULL && cli->cmd->subs != NULL) {
 		g_autoptr(GString) out = g_string_new(NULL);
 		if (*argc < 2)
