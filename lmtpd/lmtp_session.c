@@ -485,6 +485,11 @@ rcpt_lookup_run(gpointer data)
 	rcpt_lookup *q = data;
 	lmtp_session *s = q->s;
 
+	if (lg_fault_injected("rcpt-stall")) {
+		/* test hook: a look-up as slow as one on a busy database */
+		lmtpd_info(s->sid, "rcpt <%s>: look-up stalls for 2 s (rcpt-stall)", q->addr);
+		g_usleep(2 * G_USEC_PER_SEC);
+	}
 	if (s->st == NULL)
 		s->st = lg_store_open(lmtpd.db_path, 0, q->cfg->busy_timeout_ms, &q->error);
 	q->ok = s->st != NULL && lg_rcpt_accepts(s->st, q->cfg, q->addr, &q->known, &q->error);

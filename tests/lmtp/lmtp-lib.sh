@@ -7,7 +7,10 @@
 #   lmtp_s [ARGS]          one session through `leadgate-lmtpd -S`: script on
 #                          stdin, LF turned into CRLF (lmtp_raw: bytes as given)
 #   lmtpd_start [ARGS]     daemon on a free loopback port: $LMTPD_PID, $LMTPD_PORT
-#   lmtpd_stop             SIGTERM, wait (bounded)
+#   lmtpd_stop             SIGTERM, wait (bounded); then one test: the daemon's
+#                          log holds no sanitizer complaint (an ASan build
+#                          that loses track of a coroutine switch says
+#                          "ignoring requested __asan_handle_no_return")
 #   lmtp_tcp               one session over TCP to the daemon (script on stdin)
 #   codes                  the reply codes of a session, final lines only
 #   lead_count, leads_per_msgid   what the store holds
@@ -56,6 +59,13 @@ lmtpd_stop() {
 	kill -TERM "$LMTPD_PID" 2>/dev/null
 	while kill -0 "$LMTPD_PID" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 	wait "$LMTPD_PID" 2>/dev/null
+	lmtpd_log_clean
+}
+
+# The daemon's log so far has no complaint of a sanitizer.
+lmtpd_log_clean() {
+	unlike "$(cat "$LMTPD_LOG")" 'ignoring requested __asan_handle_no_return|ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' \
+		"the daemon's log has no sanitizer complaint"
 }
 
 lmtp_tcp() {
