@@ -1,0 +1,858 @@
+/*
+ * NAME
+ *   milter.c - leadgate-milter: the email sync's libmilter filter.
+ *
+ * SYNOPSIS
+ *   leadgate-milter [-c FILE] [-d DATABASE] [--listen ADDR] [--syslog]
+ *                   [--check-config]
+ *
+ * SUMMARY
+ *   A thin shell over the core's sync filter (src/sync.c). The callbacks
+ *   only assemble the message and its envelope; the decision and every
+ *   store write happen in one writer thread, so that the MTA's session never
+ *   waits for the database. Every callback answers continue, on every path,
+ *   errors included: the filter registers no modification flags and never
+ *   rejects, delays or alters mail (SPEC §5).
+ *
+ *   Each message becomes an event in [milter] spool_dir: NAME.msg holds the
+ *   bytes (at most spool_mem_limit of them in memory while they arrive, the
+ *   rest written straight to the file, which is created O_EXCL, mode 0600),
+ *   and NAME.evt, written last and renamed into place, the envelope, the
+ *   SASL login and the direction. The writer records events in name order
+ *   and removes them once committed. While the store is locked, read-only
+ *   or missing they stay, and the writer tries again with a growing pause
+ *   (half a second to ten); a restart records what was left. A replay never
+ *   doubles anything: activities and sync-log rows are unique in the schema.
+ *   An event that can never be recorded (an empty message) is renamed
+ *   NAME.bad and left for the admin.
+ *
+ *   Direction: outbound when the session authenticated ({auth_authen}) or
+ *   its {daemon_name} is listed in [milter] outbound_daemons; otherwise
+ *   inbound, which the filter syncs when a recipient is a user.
+ *
+ *   Signals: libmilter's smfi_main() starts its own thread that sigwaits
+ *   for SIGHUP, SIGTERM and SIGINT and treats all three as "stop". So that
+ *   SIGHUP reloads instead, smfi_main() runs in a thread of its own and the
+ *   main thread sigwaits for the same signals: Linux hands a signal sent to
+ *   the process to its main thread first when that thread can take it, so
+ *   libmilter's thread only sees one that arrives while a reload is under
+ *   way. SIGHUP loads the config file again (the database, listening
+ *   address and spool folder are read at start only); SIGTERM or SIGINT
+ *   stops libmilter, lets the writer record what is spooled, and exits 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <libmilter/mfapi.h>
+
+#include "lg.h"
+#include "address.h"
+#include "config.h"
+#include "envelope.h"
+#include "message.h"
+#include "raw.h"
+#include "store.h"
+#include "sync.h"
+
+#define EX_CONFIG   78
+#define EX_OSERR    71
+#define EX_SOFTWARE 70
+
+/* ---- options, logging ------------------------------------------------------ */
+
+static char *opt_config;
+static char *opt_database;
+static char *opt_listen;
+static gboolean opt_syslog;
+static gboolean opt_check;
+
+static const GOptionEntry options[] = {
+	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config, "Config file (default: built-in defaults)", "FILE" },
+	{ "database", 'd', 0, G_OPTION_ARG_FILENAME, &opt_database, "Database (overrides [store] database)", "FILE" },
+	{ "listen", 'l', 0, G_OPTION_ARG_STRING, &opt_listen,
+	  "Listen on ADDR: inet:PORT@HOST, inet6:PORT@HOST, unix:/path, 127.0.0.1:8891 or [::1]:8891 "
+	  "(overrides [milter] listen)", "ADDR" },
+	{ "syslog", 0, 0, G_OPTION_ARG_NONE, &opt_syslog, "Log to syslog instead of stderr", NULL },
+	{ "check-config", 'n', 0, G_OPTION_ARG_NONE, &opt_check, "Check the config, then exit", NULL },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+
+static gboolean log_syslog;
+
+static void G_GNUC_PRINTF(2, 3)
+mlog(int prio, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (log_syslog) {
+		syslog(prio, "%s", msg);
+		return;
+	}
+	const char *tag = prio <= LOG_ERR ? "error: " : prio == LOG_WARNING ? "warning: " : "";
+	fprintf(stderr, "leadgate-milter[%d]: %s%s\n", (int) getpid(), tag, msg);
+}
+
+static int
+facility(const char *name)
+{
+	static const struct { const char *n; int f; } f[] = {
+		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(f); i++)
+		if (g_strcmp0(name, f[i].n) == 0)
+			return f[i].f;
+	return LOG_MAIL;
+}
+
+/* ---- shared state ---------------------------------------------------------- */
+
+static GMutex cfg_lock;
+static lg_config *cfg_current;   /* swapped whole on reload */
+static char *db_path;
+static char *spool_dir;
+static GAsyncQueue *wake_q;      /* a push wakes the writer */
+static gint writer_stop;
+static gint event_seq;
+
+static lg_config *
+cfg_get(void)
+{
+	g_mutex_lock(&cfg_lock);
+	lg_config *c = lg_config_ref(cfg_current);
+	g_mutex_unlock(&cfg_lock);
+	return c;
+}
+
+static void
+writer_wake(void)
+{
+	g_async_queue_push(wake_q, GINT_TO_POINTER(1));
+}
+
+/* ---- the callbacks --------------------------------------------------------- */
+
+typedef struct {
+	char *daemon;             /* {daemon_name} */
+	char *client_addr, *client_name, *helo;
+	/* the message under way */
+	lg_config *cfg;
+	gboolean active;          /* between MAIL and end of message */
+	gboolean skip;            /* sync is off for this direction: collect nothing */
+	gboolean broken;          /* a spool write failed: the event is dropped */
+	gboolean outbound;
+	char *sender, *login;
+	GPtrArray *rcpts;
+	GByteArray *buf;
+	int fd;
+	char *base;               /* spool path without .msg/.evt */
+	gsize size;
+} mconn;
+
+static void
+msg_reset(mconn *c)
+{
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->base != NULL) {
+		g_autofree char *m = g_strconcat(c->base, ".msg", NULL);
+		g_unlink(m);
+	}
+	g_clear_pointer(&c->base, g_free);
+	g_clear_pointer(&c->sender, g_free);
+	g_clear_pointer(&c->login, g_free);
+	g_clear_pointer(&c->rcpts, g_ptr_array_unref);
+	g_clear_pointer(&c->buf, g_byte_array_unref);
+	g_clear_pointer(&c->cfg, lg_config_unref);
+	c->active = c->skip = c->broken = c->outbound = FALSE;
+	c->size = 0;
+}
+
+static mconn *
+conn_of(SMFICTX *ctx)
+{
+	mconn *c = smfi_getpriv(ctx);
+	if (c == NULL) {
+		c = g_new0(mconn, 1);
+		c->fd = -1;
+		if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+			g_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void
+conn_free(mconn *c)
+{
+	msg_reset(c);
+	g_free(c->daemon);
+	g_free(c->client_addr);
+	g_free(c->client_name);
+	g_free(c->helo);
+	g_free(c);
+}
+
+static gboolean
+write_all(int fd, const guint8 *p, gsize n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return FALSE;
+		p += w;
+		n -= (gsize) w;
+	}
+	return TRUE;
+}
+
+static void
+broken(mconn *c, const char *what)
+{
+	mlog(LOG_WARNING, "spool %s: %s: this message is not synced", what, g_strerror(errno));
+	c->broken = TRUE;
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+/* The message file, made once: O_EXCL so that nothing else's file is ever
+ * written through, mode 0600 since it holds someone's mail. */
+static gboolean
+spool_open(mconn *c)
+{
+	c->base = g_strdup_printf("%s/%016" G_GINT64_MODIFIER "x-%d-%08x", spool_dir, g_get_real_time(),
+	                          (int) getpid(), (unsigned) g_atomic_int_add(&event_seq, 1));
+	g_autofree char *m = g_strconcat(c->base, ".msg", NULL);
+	c->fd = open(m, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (c->fd < 0) {
+		g_clear_pointer(&c->base, g_free);
+		broken(c, "open");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+collect(mconn *c, const void *data, gsize len)
+{
+	if (!c->active || c->skip || c->broken)
+		return;
+	c->size += len;
+	if (c->fd < 0 && c->buf->len + len <= (gsize) c->cfg->milter_spool_mem_limit) {
+		g_byte_array_append(c->buf, data, (guint) len);
+		return;
+	}
+	if (c->fd < 0) {
+		if (!spool_open(c))
+			return;
+		if (!write_all(c->fd, c->buf->data, c->buf->len)) {
+			broken(c, "write");
+			return;
+		}
+		g_byte_array_set_size(c->buf, 0);
+	}
+	if (!write_all(c->fd, data, len))
+		broken(c, "write");
+}
+
+static char *
+macro(SMFICTX *ctx, const char *name)
+{
+	const char *v = smfi_getsymval(ctx, (char *) name);
+	return v != NULL && *v != '\0' ? g_strdup(v) : NULL;
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
+{
+	mconn *c = conn_of(ctx);
+	if (c == NULL)
+		return SMFIS_ACCEPT;   /* out of memory: let the mail go by untouched */
+	c->daemon = macro(ctx, "{daemon_name}");
+	c->client_name = g_strdup(hostname);
+	if (addr != NULL) {
+		char host[NI_MAXHOST];
+		socklen_t len = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		if ((addr->sa_family == AF_INET || addr->sa_family == AF_INET6) &&
+		    getnameinfo(addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0)
+			c->client_addr = g_strdup(host);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	mconn *c = conn_of(ctx);
+	if (c != NULL) {
+		g_free(c->helo);
+		c->helo = g_strdup(helo);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static char *
+strip_brackets(const char *a)
+{
+	g_autofree char *s = g_strstrip(g_strdup(a ? a : ""));
+	gsize n = strlen(s);
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		s[n - 1] = '\0';
+		return g_strdup(s + 1);
+	}
+	return g_steal_pointer(&s);
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	mconn *c = conn_of(ctx);
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	msg_reset(c);
+	c->cfg = cfg_get();
+	c->active = TRUE;
+	c->rcpts = g_ptr_array_new_with_free_func(g_free);
+	c->buf = g_byte_array_new();
+	g_autofree char *s = strip_brackets(argv && argv[0] ? argv[0] : "");
+	c->sender = *s ? lg_addr_normalize(s) : g_strdup("");
+	if (c->sender == NULL)
+		c->sender = g_strdup("");   /* not an address: judged like a null sender */
+	c->login = macro(ctx, "{auth_authen}");
+	if (c->daemon == NULL)
+		c->daemon = macro(ctx, "{daemon_name}");
+	c->outbound = c->login != NULL ||
+	              (c->daemon != NULL && g_strv_contains((const char *const *) c->cfg->outbound_daemons, c->daemon));
+	const lg_sync_dir_config *dc = c->outbound ? &c->cfg->sync_out : &c->cfg->sync_in;
+	c->skip = !c->cfg->sync_enabled || !dc->enabled;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	mconn *c = conn_of(ctx);
+	if (c != NULL && c->active && argv && argv[0]) {
+		g_autofree char *r = strip_brackets(argv[0]);
+		char *n = lg_addr_normalize(r);
+		if (n != NULL && c->rcpts->len < 10000)
+			g_ptr_array_add(c->rcpts, n);
+		else
+			g_free(n);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	mconn *c = conn_of(ctx);
+	if (c != NULL && name != NULL) {
+		collect(c, name, strlen(name));
+		collect(c, ": ", 2);
+		if (value != NULL)
+			collect(c, value, strlen(value));
+		collect(c, "\r\n", 2);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	mconn *c = conn_of(ctx);
+	if (c != NULL)
+		collect(c, "\r\n", 2);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	mconn *c = conn_of(ctx);
+	if (c != NULL && chunk != NULL)
+		collect(c, chunk, len);
+	return SMFIS_CONTINUE;
+}
+
+/* The event's envelope file, renamed into place last: the writer only
+ * ever sees complete events. */
+static gboolean
+write_event(mconn *c, const char *queue_id)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_key_file_set_string(kf, "event", "direction", c->outbound ? "out" : "in");
+	g_key_file_set_string(kf, "event", "sender", c->sender);
+	g_key_file_set_string_list(kf, "event", "recipients", (const char *const *) c->rcpts->pdata, c->rcpts->len);
+	if (c->login)
+		g_key_file_set_string(kf, "event", "login", c->login);
+	if (queue_id)
+		g_key_file_set_string(kf, "event", "queue_id", queue_id);
+	if (c->daemon)
+		g_key_file_set_string(kf, "event", "daemon", c->daemon);
+	if (c->client_addr)
+		g_key_file_set_string(kf, "event", "client_addr", c->client_addr);
+	if (c->client_name)
+		g_key_file_set_string(kf, "event", "client_name", c->client_name);
+	if (c->helo)
+		g_key_file_set_string(kf, "event", "helo", c->helo);
+	gsize len = 0;
+	g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
+	g_autofree char *tmp = g_strconcat(c->base, ".evt.tmp", NULL);
+	g_autofree char *evt = g_strconcat(c->base, ".evt", NULL);
+	g_autoptr(GError) err = NULL;
+	if (!g_file_set_contents_full(tmp, data, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, &err)) {
+		mlog(LOG_WARNING, "spool: %s: this message is not synced", err->message);
+		return FALSE;
+	}
+	if (g_rename(tmp, evt) != 0) {
+		mlog(LOG_WARNING, "spool rename %s: %s: this message is not synced", evt, g_strerror(errno));
+		g_unlink(tmp);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	mconn *c = conn_of(ctx);
+	if (c == NULL || !c->active)
+		return SMFIS_CONTINUE;
+	if (c->skip || c->broken || c->size == 0) {
+		msg_reset(c);
+		return SMFIS_CONTINUE;
+	}
+	if (c->fd < 0 && spool_open(c) && !write_all(c->fd, c->buf->data, c->buf->len))
+		broken(c, "write");
+	if (!c->broken && close(c->fd) != 0)
+		broken(c, "close");
+	c->fd = -1;
+	if (!c->broken) {
+		g_autofree char *qid = macro(ctx, "i");
+		if (write_event(c, qid)) {
+			g_clear_pointer(&c->base, g_free);   /* the writer owns the files now */
+			writer_wake();
+		}
+	}
+	msg_reset(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	mconn *c = smfi_getpriv(ctx);
+	if (c != NULL)
+		msg_reset(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	mconn *c = smfi_getpriv(ctx);
+	if (c != NULL) {
+		smfi_setpriv(ctx, NULL);
+		conn_free(c);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc filter = {
+	.xxfi_name = (char *) "leadgate-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = 0,             /* no modification of any kind */
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+};
+
+/* ---- the writer ------------------------------------------------------------ */
+
+typedef enum { EV_DONE, EV_LATER, EV_BAD } ev_result;
+
+static lg_store *store;
+static gboolean store_down;      /* logged once per outage */
+
+static void
+store_unavailable(const char *why)
+{
+	if (!store_down)
+		mlog(LOG_WARNING, "store unavailable (%s): events stay in %s until it is back", why, spool_dir);
+	store_down = TRUE;
+	g_clear_pointer(&store, lg_store_close);
+}
+
+static gboolean
+store_ready(const lg_config *cfg)
+{
+	if (store != NULL)
+		return TRUE;
+	/* a missing database is an outage, not something to create here */
+	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+		store_unavailable("no database file");
+		return FALSE;
+	}
+	g_autoptr(GError) err = NULL;
+	store = lg_store_open(db_path, LG_STORE_MIGRATE, cfg->busy_timeout_ms, &err);
+	if (store == NULL) {
+		store_unavailable(err->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static ev_result
+record_event(const char *base, lg_config *cfg)
+{
+	g_autofree char *evt = g_strconcat(base, ".evt", NULL);
+	g_autofree char *msgf = g_strconcat(base, ".msg", NULL);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) err = NULL;
+	if (!g_key_file_load_from_file(kf, evt, G_KEY_FILE_NONE, &err)) {
+		mlog(LOG_ERR, "event %s: %s", evt, err->message);
+		return EV_BAD;
+	}
+	g_autofree char *dir = g_key_file_get_string(kf, "event", "direction", NULL);
+	g_autofree char *sender = g_key_file_get_string(kf, "event", "sender", NULL);
+	g_autofree char *login = g_key_file_get_string(kf, "event", "login", NULL);
+	g_autofree char *qid = g_key_file_get_string(kf, "event", "queue_id", NULL);
+	g_auto(GStrv) rcpts = g_key_file_get_string_list(kf, "event", "recipients", NULL, NULL);
+	g_autoptr(lg_envelope) env = lg_envelope_new(sender ? sender : "");
+	for (char **r = rcpts; r && *r; r++)
+		lg_envelope_add_rcpt(env, *r);
+	env->queue_id = g_strdup(qid);
+	env->client_addr = g_key_file_get_string(kf, "event", "client_addr", NULL);
+	env->client_name = g_key_file_get_string(kf, "event", "client_name", NULL);
+	env->client_helo = g_key_file_get_string(kf, "event", "helo", NULL);
+
+	g_autoptr(lg_raw) raw = lg_raw_new_from_file(msgf, spool_dir, &err);
+	if (raw == NULL) {
+		mlog(LOG_ERR, "event %s: %s", msgf, err->message);
+		return EV_BAD;
+	}
+	lg_parse_options opts;
+	lg_sync_parse_options(cfg, &opts);
+	g_autoptr(lg_message) msg = lg_message_parse(raw, &opts, &err);
+	if (msg == NULL) {
+		mlog(LOG_ERR, "event %s: %s", msgf, err->message);
+		return EV_BAD;
+	}
+	if (!store_ready(cfg))
+		return EV_LATER;
+	lg_sync_input in = {
+		.direction = g_strcmp0(dir, "out") == 0 ? LG_SYNC_OUT : LG_SYNC_IN,
+		.login = login, .source = "milter",
+	};
+	g_autoptr(GPtrArray) outcomes = NULL;
+	if (!lg_sync_message(store, cfg, raw, msg, env, &in, &outcomes, &err)) {
+		if (lg_error_is_temporary(err)) {
+			store_unavailable(err->message);
+			return EV_LATER;
+		}
+		mlog(LOG_ERR, "queue=%s msgid=<%s>: %s: kept as %s.bad", qid ? qid : "-",
+		     msg->message_id ? msg->message_id : "", err->message, base);
+		return EV_BAD;
+	}
+	if (store_down)
+		mlog(LOG_INFO, "store available again: recording spooled events");
+	store_down = FALSE;
+	const char *d = in.direction == LG_SYNC_OUT ? "out" : "in";
+	if (outcomes->len == 0)
+		mlog(LOG_INFO, "queue=%s msgid=<%s> dir=%s sender=<%s>: no user to sync", qid ? qid : "-",
+		     msg->message_id ? msg->message_id : "", d, env->sender);
+	for (guint i = 0; i < outcomes->len; i++) {
+		lg_sync_outcome *o = outcomes->pdata[i];
+		mlog(LOG_INFO, "queue=%s msgid=<%s> dir=%s user=<%s> %s%s%s counterpart=<%s> lead=%" G_GINT64_FORMAT "%s",
+		     qid ? qid : "-", msg->message_id ? msg->message_id : "", d, o->user, o->outcome,
+		     o->reason ? " reason=" : "", o->reason ? o->reason : "", o->counterpart, o->lead_id,
+		     o->recorded ? "" : " (recorded before)");
+	}
+	return EV_DONE;
+}
+
+static gint
+name_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Records every complete event in name (arrival) order; FALSE when the
+ * store is unavailable and some are left. */
+static gboolean
+record_spool(void)
+{
+	g_autoptr(GDir) d = g_dir_open(spool_dir, 0, NULL);
+	if (d == NULL)
+		return TRUE;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const char *n;
+	while ((n = g_dir_read_name(d)) != NULL)
+		if (g_str_has_suffix(n, ".evt"))
+			g_ptr_array_add(names, g_strndup(n, strlen(n) - 4));
+	g_ptr_array_sort(names, name_cmp);
+	g_autoptr(lg_config) cfg = cfg_get();
+	for (guint i = 0; i < names->len; i++) {
+		g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
+		g_autofree char *evt = g_strconcat(base, ".evt", NULL);
+		g_autofree char *msgf = g_strconcat(base, ".msg", NULL);
+		ev_result r = record_event(base, cfg);
+		if (r == EV_LATER)
+			return FALSE;
+		if (r == EV_BAD) {
+			g_autofree char *bad = g_strconcat(base, ".bad", NULL);
+			g_rename(msgf, bad);
+		} else {
+			g_unlink(msgf);
+		}
+		/* the envelope goes last: a crash in between leaves a .msg alone,
+		 * which the next start removes */
+		g_unlink(evt);
+	}
+	return TRUE;
+}
+
+static gpointer
+writer_main(gpointer unused)
+{
+	(void) unused;
+	guint64 pause_ms = 0;    /* 0: nothing waiting for the store */
+	for (;;) {
+		gboolean stop = g_atomic_int_get(&writer_stop) != 0;
+		gboolean all = record_spool();
+		if (stop)
+			break;
+		pause_ms = all ? 0 : (pause_ms == 0 ? 500 : MIN(pause_ms * 2, 10000));
+		gpointer w = pause_ms ? g_async_queue_timeout_pop(wake_q, pause_ms * 1000)
+		                      : g_async_queue_timeout_pop(wake_q, G_USEC_PER_SEC * 60);
+		/* a burst of wake-ups is one pass */
+		while (w != NULL && (w = g_async_queue_try_pop(wake_q)) != NULL)
+			;
+	}
+	g_clear_pointer(&store, lg_store_close);
+	return NULL;
+}
+
+/* ---- start-up -------------------------------------------------------------- */
+
+/* libmilter's socket form of an address: inet:PORT@HOST, inet6:PORT@HOST and
+ * unix:/path pass as they are; the 127.0.0.1:8891 / [::1]:8891 / /path
+ * forms of the other daemons are turned into them. NULL when unusable. */
+static char *
+milter_conn(const char *a)
+{
+	if (g_str_has_prefix(a, "inet:") || g_str_has_prefix(a, "inet6:") || g_str_has_prefix(a, "unix:") ||
+	    g_str_has_prefix(a, "local:"))
+		return g_strdup(a);
+	if (a[0] == '/')
+		return g_strconcat("unix:", a, NULL);
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+		if (close == NULL || close[1] != ':' || close[2] == '\0')
+			return NULL;
+		return g_strdup_printf("inet6:%s@%.*s", close + 2, (int) (close - a - 1), a + 1);
+	}
+	const char *colon = strrchr(a, ':');
+	if (colon == NULL || colon == a || colon[1] == '\0')
+		return NULL;
+	return g_strdup_printf("inet:%s@%.*s", colon + 1, (int) (colon - a), a);
+}
+
+/* A UNIX socket file left by a milter that is gone is removed; one that
+ * still answers is someone else's, and starting fails. */
+static void
+remove_stale_socket(const char *conn)
+{
+	const char *path = g_str_has_prefix(conn, "unix:") ? conn + 5 : g_str_has_prefix(conn, "local:") ? conn + 6 : NULL;
+	struct stat sb;
+	if (path == NULL || lstat(path, &sb) != 0 || !S_ISSOCK(sb.st_mode))
+		return;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof sun.sun_path)
+		return;
+	strcpy(sun.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *) &sun, sizeof sun) != 0 && errno == ECONNREFUSED)
+		g_unlink(path);
+	close(fd);
+}
+
+/* Leftovers of a previous run: a .msg with no .evt was a message under way. */
+static void
+spool_clean(void)
+{
+	g_autoptr(GDir) d = g_dir_open(spool_dir, 0, NULL);
+	if (d == NULL)
+		return;
+	const char *n;
+	while ((n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(spool_dir, n, NULL);
+		if (g_str_has_suffix(n, ".evt.tmp")) {
+			g_unlink(p);
+		} else if (g_str_has_suffix(n, ".msg")) {
+			g_autofree char *base = g_strndup(p, strlen(p) - 4);
+			g_autofree char *evt = g_strconcat(base, ".evt", NULL);
+			if (!g_file_test(evt, G_FILE_TEST_EXISTS))
+				g_unlink(p);
+		}
+	}
+}
+
+static gpointer
+milter_main(gpointer unused)
+{
+	(void) unused;
+	int rc = smfi_main();
+	/* tell the main thread, whichever way libmilter stopped */
+	kill(getpid(), SIGUSR2);
+	return GINT_TO_POINTER(rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- the leadgate email sync milter");
+	g_option_context_set_summary(ctx, "Logs users' sent and received mail as activities on leads (SPEC §5).\n"
+	                             "Never rejects, delays or changes mail.");
+	g_option_context_add_main_entries(ctx, options, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "leadgate-milter: %s\n", err->message);
+		return 64;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	lg_config *cfg = lg_config_load(opt_config, &err);
+	if (cfg == NULL) {
+		mlog(LOG_ERR, "%s", err->message);
+		return EX_CONFIG;
+	}
+	cfg_current = cfg;
+	if (opt_syslog || g_strcmp0(cfg->log_target, "syslog") == 0) {
+		openlog("leadgate-milter", LOG_PID | LOG_NDELAY, facility(cfg->syslog_facility));
+		log_syslog = TRUE;
+	}
+	const char *listen = opt_listen ? opt_listen : (cfg->milter_listen && cfg->milter_listen[0] ? cfg->milter_listen[0] : NULL);
+	if (!opt_listen && cfg->milter_listen && cfg->milter_listen[0] && cfg->milter_listen[1])
+		mlog(LOG_WARNING, "[milter] listen names several sockets; libmilter serves one: %s", listen);
+	g_autofree char *conn = listen ? milter_conn(listen) : NULL;
+	if (conn == NULL) {
+		mlog(LOG_ERR, "cannot listen on \"%s\": use inet:PORT@HOST, inet6:PORT@HOST, unix:/path or HOST:PORT",
+		     listen ? listen : "");
+		return EX_CONFIG;
+	}
+	db_path = g_strdup(opt_database ? opt_database : cfg->database);
+	spool_dir = g_strdup(*cfg->milter_spool_dir ? cfg->milter_spool_dir : NULL);
+	if (spool_dir == NULL)
+		spool_dir = g_strconcat(db_path, ".spool", NULL);
+	if (opt_check) {
+		printf("%s: ok (listen %s, database %s, spool %s)\n", cfg->path ? cfg->path : "built-in defaults",
+		       conn, db_path, spool_dir);
+		return 0;
+	}
+	if (g_mkdir_with_parents(spool_dir, 0700) != 0) {
+		mlog(LOG_ERR, "cannot make the spool folder %s: %s", spool_dir, g_strerror(errno));
+		return EX_OSERR;
+	}
+	lg_message_init();
+
+	remove_stale_socket(conn);
+	if (smfi_register(filter) != MI_SUCCESS || smfi_setconn(conn) != MI_SUCCESS) {
+		mlog(LOG_ERR, "cannot set up libmilter for %s", conn);
+		return EX_SOFTWARE;
+	}
+	if (smfi_opensocket(FALSE) != MI_SUCCESS) {
+		mlog(LOG_ERR, "cannot listen on %s (in use, or no permission?)", conn);
+		return EX_OSERR;
+	}
+	spool_clean();
+
+	/* Every thread made from here on inherits this mask: the signals wait
+	 * for sigwaitinfo() below (see the head of the file). */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	wake_q = g_async_queue_new();
+	GThread *writer = g_thread_new("writer", writer_main, NULL);
+	GThread *mt = g_thread_new("milter", milter_main, NULL);
+	mlog(LOG_INFO, "listening on %s, database %s, spool %s", conn, db_path, spool_dir);
+
+	int status = 0;
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&sigs, &si);
+		if (sig < 0)
+			continue;
+		if (sig == SIGHUP) {
+			g_autoptr(GError) e = NULL;
+			lg_config *n = lg_config_load(opt_config, &e);
+			if (n == NULL) {
+				mlog(LOG_ERR, "reload: %s: keeping the running config", e->message);
+				continue;
+			}
+			g_mutex_lock(&cfg_lock);
+			lg_config *old = cfg_current;
+			cfg_current = n;
+			g_mutex_unlock(&cfg_lock);
+			lg_config_unref(old);
+			mlog(LOG_INFO, "reloaded %s", opt_config ? opt_config : "built-in defaults");
+			writer_wake();
+			continue;
+		}
+		if (sig == SIGUSR2) {
+			mlog(LOG_ERR, "libmilter stopped");
+			status = EX_SOFTWARE;
+		} else {
+			mlog(LOG_INFO, "signal %d: stopping", sig);
+			smfi_stop();
+		}
+		break;
+	}
+	int rc = GPOINTER_TO_INT(g_thread_join(mt));
+	if (rc != MI_SUCCESS && status == 0)
+		status = EX_SOFTWARE;
+	g_atomic_int_set(&writer_stop, 1);
+	writer_wake();
+	g_thread_join(writer);
+	g_async_queue_unref(wake_q);
+	lg_config_unref(cfg_current);
+	g_free(db_path);
+	g_free(spool_dir);
+	mlog(LOG_INFO, "stopped");
+	return status;
+}
