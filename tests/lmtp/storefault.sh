@@ -1,8 +1,10 @@
 # tests/lmtp/storefault.sh - the store cannot take a message: the database is
 # write-locked by another process -> 451 4.3.0, never 250 or 5xx, nothing
 # partial; once the lock is gone the same delivery succeeds, once. A WAL
-# sync that fails (injected) answers 451 and doubles nothing on retry. And a
-# chain failure (injected) quarantines and accepts.
+# sync that fails (injected) answers 451 and doubles nothing on retry; until
+# a checkpoint succeeds no mail is taken; a delivery committed before a
+# failure in the same batch is never answered without a sync. And a chain
+# failure (injected) quarantines and accepts.
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/lmtp/lmtp-lib.sh"
@@ -80,11 +82,47 @@ is "$(codes <<<"$out")" "220 250 250 250 354 451 221" "failed WAL sync: 451, nev
 like "$(cat "$LMTPD_LOG")" 'injected sync failure.*451.*synchronous from then on' "the failed sync is logged"
 out=$(syncfail 2)
 is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "next delivery: 250 (synchronous commit)"
+like "$(cat "$LMTPD_LOG")" 'durable again \(checkpoint done\)' "... after a checkpoint proved the database durable"
 out=$(syncfail 1)
 is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "the retry of the 451 one: 250"
 is "$(sqlq "SELECT count(*) FROM leads JOIN messages m ON m.id = leads.message_id WHERE m.message_id = 'sync-1@customer.test'")" "1" "... one lead, not two"
 lmtpd_stop
 like "$(cat "$LMTPD_LOG")" 'writer: 3 deliveries in 3 commits, 0 syncs ' "the writer counted its commits and syncs"
+
+# Until a checkpoint proves the database durable after a failed sync, no mail
+# is taken: a retry must not be answered 250 as a duplicate of a row that
+# may not be on disk. (Injected: the sync and every checkpoint fail.)
+LEADGATE_FAULT_INJECT=sync,checkpoint lmtpd_start
+out=$(syncfail 3)
+is "$(codes <<<"$out")" "220 250 250 250 354 451 221" "failed sync: 451"
+out=$(syncfail 3)
+is "$(codes <<<"$out")" "220 250 250 250 354 451 221" "its retry, the database not proven durable: 451, not a 250 duplicate"
+out=$(syncfail 4)
+is "$(codes <<<"$out")" "220 250 250 250 354 451 221" "... nor any other message: 451"
+like "$(cat "$LMTPD_LOG")" 'not accepting mail: a sync failed .*injected checkpoint failure' \
+	"the refusal is logged with the checkpoint's error"
+lmtpd_stop
+lmtpd_start
+out=$(syncfail 4)
+is "$(codes <<<"$out")" "220 250 250 250 354 250 221" "no faults: the refused message is taken"
+lmtpd_stop
+
+# A batch that fails is tried one delivery at a time; when the last of those
+# fails with an I/O error (which closes the connection), the ones committed
+# before it still wait for a sync: with every sync failing (injected), none
+# of them may be answered 250.
+LEADGATE_FAULT_INJECT=batch-split,sync lmtpd_start
+syncfail 5 > "$T/split5" &
+p5=$!
+syncfail 6 > "$T/split6" &
+p6=$!
+lg_track "$p5"; lg_track "$p6"
+wait "$p5" "$p6"
+is "$(codes < "$T/split5") / $(codes < "$T/split6")" \
+	"220 250 250 250 354 451 221 / 220 250 250 250 354 451 221" \
+	"a batch retried alone, the last retry failing: both answer 451, none 250 without a sync"
+like "$(cat "$LMTPD_LOG")" 'trying each alone' "... it was retried one at a time"
+lmtpd_stop
 
 # a chain failure is not a store failure: quarantine, accept
 LEADGATE_FAULT_INJECT=chain lmtpd_start
