@@ -208,6 +208,7 @@ conf_load(GError **error)
 		return NULL;
 	ropts.match_limit = (guint32)MAX(0, cfg->regex_match_limit);
 	ropts.depth_limit = (guint32)MAX(0, cfg->regex_depth_limit);
+	ropts.log_limits = TRUE;   /* a rule that never matches must show in the log */
 	rules = lg_rules_load(cfg->rules_dir, &ropts, error);
 	if (rules == NULL)
 		return NULL;

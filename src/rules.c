@@ -108,6 +108,7 @@ lg_rules_load(const char *path, const lg_rules_options *opts, GError **error)
 	rules->files = g_ptr_array_new_with_free_func((GDestroyNotify)rules_file_free);
 	rules->match_limit = opts && opts->match_limit ? opts->match_limit : RULES_DEFAULT_MATCH_LIMIT;
 	rules->depth_limit = opts && opts->depth_limit ? opts->depth_limit : RULES_DEFAULT_DEPTH_LIMIT;
+	rules->log_limits = opts != NULL && opts->log_limits;
 	rules->mctx = pcre2_match_context_create(NULL);
 	pcre2_set_match_limit(rules->mctx, rules->match_limit);
 	pcre2_set_depth_limit(rules->mctx, rules->depth_limit);

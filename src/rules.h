@@ -48,6 +48,10 @@ typedef struct {
 typedef struct {
 	guint32 match_limit;   /* PCRE2 match limit (0: default) */
 	guint32 depth_limit;   /* PCRE2 depth limit (0: default) */
+	gboolean log_limits;   /* a regex that hits a PCRE2 limit is logged with
+	                        * g_warning, with its file and line, at most once
+	                        * a minute per key (for daemons; `rules test`
+	                        * reads the trace instead) */
 } lg_rules_options;
 
 /* @path: a directory (its *.sieve files, in name order) or one file. A

@@ -32,11 +32,17 @@
  *   Regular expressions run with the set's PCRE2 match context (match and
  *   depth limits). A match that fails for any reason other than "no match"
  *   (a limit, the JIT stack, bad input) counts as no match and leaves one
- *   warning per pattern in the trace.
+ *   warning per pattern in the trace. When the set was loaded with
+ *   log_limits (the daemon), it is also logged with g_warning, naming the
+ *   file, line and column of the pattern: at most one line per pattern
+ *   every RULES_LIMIT_LOG_S seconds, which counts the hits in between, so
+ *   a rule that silently never matches shows in the log without flooding
+ *   it.
  *
- *   Nothing here writes to the rule set: everything that changes (PCRE2
- *   match data, case-folded copies of header values and body, parsed
- *   address lists) belongs to one evaluation, so threads may share a set.
+ *   Nothing here writes to the rule set but those log counters (atomic,
+ *   in rules_key): everything else that changes (PCRE2 match data,
+ *   case-folded copies of header values and body, parsed address lists)
+ *   belongs to one evaluation, so threads may share a set.
  */
 #include <string.h>
 
@@ -86,6 +92,29 @@ pcre2_limit_name(int rc)
 	}
 }
 
+#define RULES_LIMIT_LOG_S 60
+
+/* Logs that @k's regex failed with @why, rate-limited (see SUMMARY). */
+static void
+ev_log_limit(ev_ctx *ev, const rules_key *k, const char *what, const char *why)
+{
+	/* the counters are the key's only mutable fields: the key itself was
+	 * allocated writable, so the cast is defined */
+	rules_key *mk = (rules_key *)k;
+	gint now = (gint)(g_get_monotonic_time() / G_USEC_PER_SEC) + 1;
+	gint last = g_atomic_int_get(&mk->limit_logged);
+	gint hits = g_atomic_int_add(&mk->limit_hits, 1) + 1;
+
+	if (last != 0 && now - last < RULES_LIMIT_LOG_S)
+		return;
+	if (!g_atomic_int_compare_and_exchange(&mk->limit_logged, last, now))
+		return;   /* another thread reports it */
+	g_atomic_int_add(&mk->limit_hits, -hits);
+	g_warning("rules: %s:%u:%u: regular expression \"%s\" on %s: %s; treated as no match "
+	          "(%d time(s) since the last report; at most one report a minute)",
+	          ev->file->path, k->line, k->col, k->orig, what, why, hits);
+}
+
 static gboolean
 ev_regex(ev_ctx *ev, const rules_key *k, const char *v, gsize len, const char *what)
 {
@@ -104,6 +133,8 @@ ev_regex(ev_ctx *ev, const rules_key *k, const char *v, gsize len, const char *w
 			pcre2_get_error_message(rc, buf, sizeof buf);
 			why = (const char *)buf;
 		}
+		if (ev->rules->log_limits)
+			ev_log_limit(ev, k, what, why);
 		g_hash_table_add(ev->warned, (gpointer)k);
 		ev_trace(ev, "%s:%u:%u: warning: regular expression \"%s\" on %s: %s; "
 		         "treated as no match", ev->file->name, k->line, k->col, k->orig, what, why);

@@ -114,6 +114,9 @@ typedef struct {
 	guint n_glob;
 	pcre2_code *re;      /* MT_REGEX (JIT-compiled when possible) */
 	guint line, col;     /* of the key string, for warnings */
+	/* the one mutable part of a loaded set, atomic (rules_eval.c): */
+	gint limit_logged;   /* monotonic second + 1 of the last log line, 0: none */
+	gint limit_hits;     /* PCRE2 limit hits not yet reported */
 } rules_key;
 
 typedef enum {
@@ -168,6 +171,7 @@ struct lg_rules {
 	GPtrArray *files;    /* rules_file*, in name order */
 	pcre2_match_context *mctx;  /* limits; read-only after load */
 	guint32 match_limit, depth_limit;
+	gboolean log_limits;        /* lg_rules_options.log_limits */
 };
 
 /* rules_parse.c: compiles @src (the contents of @path) into a file, or

@@ -229,4 +229,22 @@ is "$(codes <<<"$out")" "220 250 250 250 354" "EOF inside DATA: no reply"
 is "$(lead_count)" "$n" "EOF inside DATA: nothing recorded"
 like "$(cat "$LMTPD_LOG")" 'lost connection after DATA' "EOF inside DATA is logged"
 
+# --- a rule whose regex hits the PCRE2 match limit -----------------------------
+# It never matches; the daemon says so in its log, with the rule's file and
+# line, once (rate-limited), not once per message.
+mkdir -p "$T/rules"
+printf 'require ["vnd.leadgate", "regex"];\n\nif header :regex "subject" "^(a|aa)+$" {\n  spam;\n}\n' \
+	> "$T/rules/50-slow.sieve"
+lmtpd_conf
+printf '[rules]\nregex_match_limit = 100\n' >> "$T/lmtpd.conf"
+msg() { printf 'MAIL FROM:<regex@customer.test>\nRCPT TO:<support@example.test>\nDATA\nSubject: %s\nMessage-ID: <%s@customer.test>\n\nx\n.\n' \
+	aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab "$1"; }
+out=$( { echo "LHLO c"; msg limit1; msg limit2; echo QUIT; } | lmtp_s)
+is "$(codes <<<"$out")" "220 250 250 250 354 250 250 250 354 250 221" \
+	"two messages against a rule that hits the match limit: accepted"
+like "$(cat "$LMTPD_LOG")" "warning: rules: $T/rules/50-slow\.sieve:3:[0-9]+: regular expression \"\^\(a\|aa\)\+\\\$\" on .*: the match limit was reached; treated as no match" \
+	"the daemon logs the regex that hit the match limit, with its file and line"
+is "$(grep -c 'the match limit was reached' "$LMTPD_LOG")" "1" "... once, not once per message"
+rm -f "$T/rules/50-slow.sieve"
+
 done_testing
