@@ -82,6 +82,27 @@ like "$(cat "$LMTPD_LOG")" 'reload refused' "a bad rule file is refused on reloa
 like "$(printf 'QUIT\n' | lmtp_tcp)" '^220 reloaded\.test ' "... and the old config and rules are kept"
 rm -f "$T/rules/bad.sieve"
 
+# A reload compiles the new rules off the event loop: a session during the
+# reload of 50,000 regex rules is served at once, before the reload is done.
+{ printf 'require ["vnd.leadgate", "regex"];\n'
+  seq 1 50000 | awk '{ printf "if header :regex \"subject\" \"^order [0-9]+ from vendor%d (x|y)+$\" { spam; }\n", $1 }'
+} > "$T/rules/90-many.sieve"
+nrel=$(grep -c 'reloaded ' "$LMTPD_LOG")
+nl0=$(wc -l < "$LMTPD_LOG")
+kill -HUP "$LMTPD_PID"
+sleep 0.1
+s0=$(date +%s%N)
+out=$(printf 'NOOP\nQUIT\n' | lmtp_tcp)
+s1=$(date +%s%N)
+for i in $(seq 1 600); do [ "$(grep -c 'reloaded ' "$LMTPD_LOG")" -gt "$nrel" ] && break; sleep 0.05; done
+is "$(codes <<<"$out")" "220 250 221" "a session during a reload of 50,000 rules"
+check "... is served at once ($(( (s1 - s0) / 1000000 )) ms)" test $(( (s1 - s0) / 1000000 )) -lt 500
+is "$(tail -n +$((nl0 + 1)) "$LMTPD_LOG" | grep -o 'disconnect from\|reloaded ' | head -2 | tr '\n' /)" \
+	"disconnect from/reloaded /" "... before the reload is done"
+rm -f "$T/rules/90-many.sieve"
+kill -HUP "$LMTPD_PID"
+for i in $(seq 1 600); do [ "$(grep -c 'reloaded ' "$LMTPD_LOG")" -gt $((nrel + 1)) ] && break; sleep 0.05; done
+
 # SIGTERM: an idle session is told 421, the daemon exits 0.
 exec 4<>"/dev/tcp/127.0.0.1/$LMTPD_PORT"
 read -r -t 5 greet <&4
@@ -117,5 +138,14 @@ timeout 10 "$LMTPD" -c "$T/bad.conf" --listen 127.0.0.1:0 2>>"$LMTPD_LOG"
 is "$?" "78" "a bad config at start: exit 78"
 check "--check-config accepts the good config" "$LMTPD" -c "$T/lmtpd.conf" --check-config
 check_not "--check-config refuses the bad one" "$LMTPD" -c "$T/bad.conf" --check-config
+
+# A port in use is a fatal error at start: logged as an error that names the
+# address and --listen, exit 71 (EX_OSERR).
+check "daemon starts" lmtpd_start
+timeout 10 "$LMTPD" -c "$T/lmtpd.conf" --listen "127.0.0.1:$LMTPD_PORT" 2>"$T/inuse.err"
+is "$?" "71" "a port in use at start: exit 71"
+like "$(cat "$T/inuse.err")" "error: cannot listen on 127\.0\.0\.1:$LMTPD_PORT: address already in use \(choose another with --listen\)" \
+	"... logged as an error that says so and names --listen"
+lmtpd_stop
 
 done_testing
