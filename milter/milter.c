@@ -512,22 +512,32 @@ store_unavailable(const char *why)
 	g_clear_pointer(&store, lg_store_close);
 }
 
+static dev_t store_dev;
+static ino_t store_ino;
+
+/* The connection, made again when the file at db_path is not the one it
+ * has open: a database moved away or replaced (a restore) must not take
+ * events into a file nobody will read. A missing database is an outage,
+ * not something to create here. */
 static gboolean
 store_ready(const lg_config *cfg)
 {
-	if (store != NULL)
-		return TRUE;
-	/* a missing database is an outage, not something to create here */
-	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+	struct stat sb;
+	if (stat(db_path, &sb) != 0) {
 		store_unavailable("no database file");
 		return FALSE;
 	}
+	if (store != NULL && sb.st_dev == store_dev && sb.st_ino == store_ino)
+		return TRUE;
+	g_clear_pointer(&store, lg_store_close);
 	g_autoptr(GError) err = NULL;
 	store = lg_store_open(db_path, LG_STORE_MIGRATE, cfg->busy_timeout_ms, &err);
 	if (store == NULL) {
 		store_unavailable(err->message);
 		return FALSE;
 	}
+	store_dev = sb.st_dev;
+	store_ino = sb.st_ino;
 	return TRUE;
 }
 

@@ -1,0 +1,126 @@
+#!/bin/bash
+# tests/milter/spool.sh - leadgate-milter never lets the store hold up mail:
+# with the database locked, or missing, every reply is still continue and
+# immediate, the event waits in the spool folder (across a restart too) and
+# is recorded exactly once when the store is back; a big message is spooled
+# to disk, not held in memory; a socket it cannot take is an error at start.
+source "$top_srcdir/tests/tap.sh"
+source "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/milter/milter-lib.sh"
+
+lg init >/dev/null
+lg user add rep@example.com --role sales >/dev/null
+sqlite3 "$T/lg.db" "update users set sync_enabled = 1"
+printf 'From: anna@customer.example\r\nTo: sales@example.com\r\nSubject: hello\r\nMessage-ID: <in1@customer.example>\r\n\r\nhi\r\n' > "$T/in1.eml"
+lg ingest --rcpt sales@example.com --sender anna@customer.example "$T/in1.eml" >/dev/null
+mconf "[sync]" "internal_domains = example.com" "[milter]" "spool_mem_limit = 16K"
+check "leadgate-milter starts" start_milter
+
+# hold the write lock until $T/release appears (bounded: 60 s)
+lock_store() {
+  rm -f "$T/locked" "$T/release"
+  python3 - "$T/lg.db" "$T/locked" "$T/release" <<'PY' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+for _ in range(600):
+    if os.path.exists(sys.argv[3]):
+        break
+    time.sleep(0.1)
+c.execute("ROLLBACK")
+PY
+  LOCKPID=$!
+  lg_track "$LOCKPID"
+  for _ in $(seq 100); do [ -e "$T/locked" ] && return 0; sleep 0.05; done
+  return 1
+}
+unlock_store() { touch "$T/release"; wait "$LOCKPID"; }
+evts() { ls "$SPOOL"/*.evt 2>/dev/null | wc -l; }
+# send without waiting for the writer
+send_now() {
+  MT_SOCK="unix:$SOCK" MT_MSG="$T/msg/$1" MT_FROM="$2" MT_RCPTS="$3" MT_AUTH="${4:-}" \
+    miltertest -s "$top_srcdir/tests/milter/send.lua" 2>>"$T/miltertest.err" | tail -n 1
+}
+
+# -- a locked store: continue at once, spooled, kept across a restart, recorded once
+check "the store is locked" lock_store
+msg s1 "From: rep@example.com" "To: anna@customer.example" "Subject: while locked" "Message-ID: <s1@example.com>" -- "x"
+t0=$(date +%s%N)
+like "$(send_now s1 rep@example.com anna@customer.example rep@example.com)" '^replies: [0-9]+ continue/accept$' \
+     "locked store: every reply is continue"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "locked store: the transaction took ${ms} ms, not the store's wait (< 1500 ms)" test "$ms" -lt 1500
+sleep 1
+is "$(evts)" "1" "locked store: the event waits in the spool folder"
+is "$(sqlq "select count(*) from sync_log")" "0" "locked store: nothing recorded yet"
+like "$(cat "$MLOG")" "warning: store unavailable" "locked store: logged as unavailable"
+check "SIGTERM while the store is locked" stop_milter
+is "$(evts)" "1" "the event is still spooled after the exit"
+check "the lock goes" unlock_store
+check "leadgate-milter starts again" start_milter
+check "the spooled event is recorded after the restart" settled
+is "$(synclog s1@example.com)" "synced::anna@customer.example" "recorded: synced on anna's lead"
+is "$(sqlq "select count(*) from activities")/$(evts)" "1/0" "exactly one activity, the spool is empty"
+
+# -- the same message again: nothing doubled
+send s1 rep@example.com anna@customer.example rep@example.com >/dev/null
+is "$(sqlq "select count(*) from activities")/$(sqlq "select count(*) from sync_log")" "1/1" "sent again: still one activity and one log row"
+
+# -- a locked store released while the milter runs
+check "the store is locked again" lock_store
+msg s2 "From: rep@example.com" "To: anna@customer.example" "Subject: locked, then free" "Message-ID: <s2@example.com>" -- "x"
+like "$(send_now s2 rep@example.com anna@customer.example rep@example.com)" '^replies: [0-9]+ continue/accept$' "locked again: continue"
+sleep 0.5
+check "the lock goes" unlock_store
+check "the writer records it once the store is free" settled
+is "$(synclog s2@example.com)" "synced::anna@customer.example" "recorded once the lock went"
+
+# -- a missing database
+mkdir "$T/away"
+mv "$T"/lg.db* "$T/away/"
+msg s3 "From: rep@example.com" "To: anna@customer.example" "Subject: no database" "Message-ID: <s3@example.com>" -- "x"
+like "$(send_now s3 rep@example.com anna@customer.example rep@example.com)" '^replies: [0-9]+ continue/accept$' "missing database: continue"
+sleep 1
+is "$(evts)" "1" "missing database: the event waits"
+check "no database was made in its place" test ! -e "$T/lg.db"
+mv "$T"/away/lg.db* "$T/"
+check "the database is back: recorded" settled
+is "$(synclog s3@example.com)" "synced::anna@customer.example" "recorded once the database was back"
+is "$(sqlq "select count(*) from activities")" "3" "three activities in all"
+
+# -- a big message goes to disk, not memory, and is logged whole
+head -c 6000000 /dev/urandom | base64 -w 76 > "$T/big.b64"
+mapfile -t B64 < "$T/big.b64"
+msg big "From: rep@example.com" "To: anna@customer.example" "Subject: big" "Message-ID: <big@example.com>" \
+  "MIME-Version: 1.0" "Content-Type: multipart/mixed; boundary=\"b\"" -- \
+  "--b" "Content-Type: text/plain" "" "see attached" "--b" "Content-Type: application/octet-stream" \
+  "Content-Disposition: attachment; filename=\"data.bin\"" "Content-Transfer-Encoding: base64" "" "${B64[@]}" "--b--"
+send big rep@example.com anna@customer.example rep@example.com >/dev/null
+is "$(sqlq "select attachments from v_activities where message_id = 'big@example.com'")" \
+   "data.bin (application/octet-stream, 6000000 bytes)" "an 8 MB message is logged with its attachment"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$MPID/status")
+check "the milter's peak memory stays under 64 MB (VmHWM ${rss} kB)" test "${rss:-999999}" -lt 65536
+is "$(ls "$SPOOL" | wc -l)" "0" "the spool folder is empty again"
+
+# -- spool files are private
+lock_store
+send_now s4 rep@example.com anna@customer.example rep@example.com >/dev/null 2>&1 || true
+msg s4 "From: rep@example.com" "To: anna@customer.example" "Subject: mode" "Message-ID: <s4@example.com>" -- "x"
+send_now s4 rep@example.com anna@customer.example rep@example.com >/dev/null
+is "$(stat -c %a "$SPOOL"/*.msg 2>/dev/null | sort -u | tr '\n' ' ')" "600 " "spooled messages are mode 0600"
+unlock_store
+settled
+
+# -- a socket it cannot take
+"$MILTER" -c "$T/m.conf" --listen "unix:$SOCK" 2>"$T/second.log" &
+p2=$!; lg_track "$p2"; wait "$p2"; rc=$?
+is "$rc" "71" "a second milter on a live socket exits 71"
+like "$(cat "$T/second.log")" "error: cannot listen on unix:$SOCK" "... with an error naming the socket"
+"$MILTER" -c "$T/m.conf" --listen "nonsense" 2>"$T/third.log"; rc=$?
+is "$rc" "78" "an address of no known form: exit 78"
+like "$(cat "$T/third.log")" 'error: cannot listen on "nonsense"' "... with an error"
+check "the first milter still answers" send s1 rep@example.com anna@customer.example rep@example.com
+
+check "SIGTERM: clean exit" stop_milter
+done_testing
