@@ -408,9 +408,9 @@ writer_main(gpointer unused)
 			goto done;   /* every delivery of the batch answers 451 */
 
 		/* Parse here, before the transaction: GMime then runs in this one
-		 * thread, while the event loop keeps to the protocol (measured with
-		 * a pipelining client: 25% less CPU per message than parsing in the
-		 * loop). A message that cannot be read fails alone. */
+		 * thread, while the event loop keeps to the protocol and the
+		 * parse overlaps the other sessions' I/O. A message that cannot
+		 * be read fails alone. */
 		{
 			guint kept = 0;
 
