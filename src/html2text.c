@@ -3,43 +3,58 @@
  *   html2text.c - HTML to plain text for the body of HTML-only mail.
  *
  * SUMMARY
- *   A forgiving one-pass scanner, not an HTML parser: text outside tags is
- *   kept with white space collapsed, block-level tags become line breaks,
- *   list items get "- ", <script>, <style>, <head> and comments are dropped,
- *   and character references are decoded (numeric ones and the common named
- *   ones). Unknown or broken markup is skipped, never an error. The result
- *   is valid UTF-8 with at most one blank line in a row.
+ *   libxml2's HTML parser reads the markup as a browser would (every named
+ *   character reference of HTML 4, a '<' that starts no tag kept as text,
+ *   unclosed and misnested elements repaired), without network access and
+ *   without error output. The input is already UTF-8 (message.c converts
+ *   the part's charset first), so a <meta> charset in it is ignored.
+ *
+ *   The tree is then walked without recursion: text is kept with white
+ *   space collapsed (except in <pre>), block-level elements become line
+ *   breaks (<p> and headings a blank line), <br> a line break, list items
+ *   get "- ", table cells a space, and <script>, <style>, <head>, <title>
+ *   and comments are dropped; a link gives its text. The result is valid
+ *   UTF-8 with at most one blank line in a row, trimmed.
+ *
+ *   Cost: the parse and the walk are linear in the input. libxml2 stops
+ *   reading at its nesting limit (256 levels without XML_PARSE_HUGE, which
+ *   is not set: without a limit, each unmatched end tag searches the whole
+ *   element stack); such a document's text is then taken by a plain
+ *   linear scan instead, so deep nesting hides nothing. message.c hands over
+ *   at most body_max bytes.
  */
 #include "config.h"
 #include <string.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/HTMLtree.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 #include "message.h"
 
-static const struct { const char *name; gunichar c; } entities[] = {
-	{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
-	{ "nbsp", ' ' }, { "copy", 0xA9 }, { "reg", 0xAE }, { "trade", 0x2122 },
-	{ "hellip", 0x2026 }, { "mdash", 0x2014 }, { "ndash", 0x2013 }, { "laquo", 0xAB },
-	{ "raquo", 0xBB }, { "lsquo", 0x2018 }, { "rsquo", 0x2019 }, { "ldquo", 0x201C },
-	{ "rdquo", 0x201D }, { "bull", 0x2022 }, { "middot", 0xB7 }, { "euro", 0x20AC },
-	{ "pound", 0xA3 }, { "yen", 0xA5 }, { "cent", 0xA2 }, { "sect", 0xA7 }, { "deg", 0xB0 },
-	{ "times", 0xD7 }, { "divide", 0xF7 }, { "auml", 0xE4 }, { "ouml", 0xF6 }, { "uuml", 0xFC },
-	{ "Auml", 0xC4 }, { "Ouml", 0xD6 }, { "Uuml", 0xDC }, { "szlig", 0xDF }, { "eacute", 0xE9 },
-	{ "egrave", 0xE8 }, { "ecirc", 0xEA }, { "agrave", 0xE0 }, { "aacute", 0xE1 },
-	{ "ccedil", 0xE7 }, { "oacute", 0xF3 }, { "iacute", 0xED }, { "uacute", 0xFA },
-	{ "ntilde", 0xF1 }, { "Eacute", 0xC9 }, { "aring", 0xE5 }, { "oslash", 0xF8 },
-	{ "zwnj", 0x200C }, { "zwj", 0x200D }, { "shy", 0xAD },
-};
-
 static const char *const block_tags[] = {
-	"p", "div", "br", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
+	"p", "div", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
 	"blockquote", "hr", "pre", "section", "article", "header", "footer", "dl", "dt",
-	"dd", "address", "center", "form", "fieldset", "title", "body", "html", NULL };
+	"dd", "address", "center", "form", "fieldset", "body", "html", "main", "nav",
+	"aside", "figure", "figcaption", "details", "summary", "caption", "thead",
+	"tbody", "tfoot", NULL };
+
+static const char *const dropped_tags[] = { "script", "style", "head", "title", "template", NULL };
 
 typedef struct {
 	GString *out;
 	gboolean pending_space;
 	int pending_newlines;
-	gboolean in_pre;
+	int in_pre;
 } h2t;
+
+static gboolean
+in_list(const char *name, const char *const *list)
+{
+	for (guint i = 0; list[i]; i++)
+		if (strcmp(name, list[i]) == 0)
+			return TRUE;
+	return FALSE;
+}
 
 static void
 flush_breaks(h2t *st)
@@ -51,37 +66,16 @@ flush_breaks(h2t *st)
 	}
 	if (st->pending_newlines > 0) {
 		int nl = MIN(st->pending_newlines, 2);
-		/* count newlines already at the end */
 		int have = 0;
 		for (gssize i = (gssize) st->out->len - 1; i >= 0 && st->out->str[i] == '\n'; i--)
 			have++;
 		for (int i = have; i < nl; i++)
 			g_string_append_c(st->out, '\n');
-		st->pending_space = FALSE;
 	} else if (st->pending_space) {
 		g_string_append_c(st->out, ' ');
 	}
 	st->pending_newlines = 0;
 	st->pending_space = FALSE;
-}
-
-static void
-emit_char(h2t *st, gunichar c)
-{
-	if (!st->in_pre && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')) {
-		st->pending_space = TRUE;
-		return;
-	}
-	if (c == '\r')
-		return;
-	if (c == '\n') {
-		st->pending_newlines++;
-		return;
-	}
-	flush_breaks(st);
-	if (c < 0x20 && c != '\t')
-		c = ' ';
-	g_string_append_unichar(st->out, c);
 }
 
 static void
@@ -91,63 +85,104 @@ newline(h2t *st, int n)
 		st->pending_newlines = n;
 }
 
-/* Decodes the reference at @p ("&...;"); returns the bytes used, 0 if none. */
-static gsize
-decode_entity(const char *p, const char *end, gunichar *c)
+static void
+emit_text(h2t *st, const char *s)
 {
-	const char *q = p + 1;
-	if (q < end && *q == '#') {
-		q++;
-		int base = 10;
-		if (q < end && (*q == 'x' || *q == 'X')) {
-			base = 16;
-			q++;
+	for (const char *p = s; *p; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		if (c == 0xA0)
+			c = ' ';   /* &nbsp; is a space in the text */
+		if (c == '\r')
+			continue;
+		if (st->in_pre > 0 && c == '\n') {
+			st->pending_newlines++;
+			continue;
 		}
-		guint64 v = 0;
-		const char *digits = q;
-		while (q < end && g_ascii_isxdigit(*q) && (base == 16 || g_ascii_isdigit(*q)) && q - digits < 8) {
-			v = v * (guint64) base + (guint64) g_ascii_xdigit_value(*q);
-			q++;
+		if (st->in_pre == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\f')) {
+			st->pending_space = TRUE;
+			continue;
 		}
-		if (q == digits)
-			return 0;
-		if (q < end && *q == ';')
-			q++;
-		*c = (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) ? 0xFFFD : (gunichar) v;
-		return (gsize) (q - p);
+		flush_breaks(st);
+		if ((c < 0x20 && c != '\t') || c == 0x7F || (c >= 0x80 && c <= 0x9F))
+			c = ' ';
+		g_string_append_unichar(st->out, c);
 	}
-	const char *name = q;
-	while (q < end && g_ascii_isalnum(*q) && q - name < 10)
-		q++;
-	gsize n = (gsize) (q - name);
-	if (n == 0)
-		return 0;
-	for (guint i = 0; i < G_N_ELEMENTS(entities); i++)
-		if (strlen(entities[i].name) == n && strncmp(entities[i].name, name, n) == 0) {
-			*c = entities[i].c;
-			if (q < end && *q == ';')
-				q++;
-			return (gsize) (q - p);
-		}
-	return 0;
 }
 
-/* Skips to the end of the element named @tag (its closing tag). */
-static const char *
-skip_element(const char *p, const char *end, const char *tag)
+/* What an element does where it opens (@closing FALSE) and closes. */
+static void
+element_edge(h2t *st, const char *name, gboolean closing)
 {
-	gsize tl = strlen(tag);
-	while (p < end) {
-		const char *lt = memchr(p, '<', (gsize) (end - p));
-		if (lt == NULL)
-			return end;
-		if (lt + 2 + tl <= end && lt[1] == '/' && g_ascii_strncasecmp(lt + 2, tag, tl) == 0) {
-			const char *gt = memchr(lt, '>', (gsize) (end - lt));
-			return gt ? gt + 1 : end;
+	if (strcmp(name, "li") == 0) {
+		if (!closing) {
+			newline(st, 1);
+			st->pending_space = FALSE;
+			flush_breaks(st);
+			g_string_append(st->out, "- ");
+		} else {
+			newline(st, 1);
 		}
-		p = lt + 1;
+	} else if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
+		st->pending_space = TRUE;
+	} else if (strcmp(name, "br") == 0) {
+		if (!closing)
+			st->pending_newlines++;
+	} else if (strcmp(name, "pre") == 0) {
+		st->in_pre += closing ? -1 : 1;
+		newline(st, 1);
+	} else if (in_list(name, block_tags)) {
+		newline(st, strcmp(name, "p") == 0 || (name[0] == 'h' && g_ascii_isdigit(name[1])) ? 2 : 1);
 	}
-	return end;
+}
+
+void
+lg_html_init(void)
+{
+	xmlInitParser();
+}
+
+/* The text of markup libxml2 refused (it stops at its nesting limit):
+ * characters outside tags, with character references decoded through
+ * libxml2's entity table. Only hostile input comes here; it is read once,
+ * linearly, so that nothing a sender nests deeply is hidden from body
+ * rules. */
+static void
+emit_unparsed(h2t *st, const char *p, const char *end)
+{
+	char buf[8];
+	while (p < end) {
+		if (*p == '<' && p + 1 < end && (g_ascii_isalpha(p[1]) || p[1] == '/' || p[1] == '!' || p[1] == '?')) {
+			const char *gt = memchr(p, '>', (gsize) (end - p));
+			p = gt ? gt + 1 : end;
+			st->pending_space = TRUE;
+			continue;
+		}
+		if (*p == '&') {
+			const char *semi = memchr(p, ';', (gsize) MIN(end - p, 12));
+			gunichar c = 0;
+			if (semi && p[1] == '#') {
+				gchar *e = NULL;
+				guint64 v = (p[2] == 'x' || p[2] == 'X') ? g_ascii_strtoull(p + 3, &e, 16) : g_ascii_strtoull(p + 2, &e, 10);
+				c = e == semi && v > 0 && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF) ? (gunichar) v : 0;
+			} else if (semi) {
+				g_autofree xmlChar *name = xmlStrndup((const xmlChar *) p + 1, (int) (semi - p - 1));
+				const htmlEntityDesc *ent = htmlEntityLookup(name);
+				c = ent ? ent->value : 0;
+			}
+			if (c != 0) {
+				buf[g_unichar_to_utf8(c, buf)] = '\0';
+				emit_text(st, buf);
+				p = semi + 1;
+				continue;
+			}
+		}
+		const char *q = p + 1;
+		while (q < end && *q != '<' && *q != '&')
+			q++;
+		g_autofree char *chunk = g_strndup(p, (gsize) (q - p));
+		emit_text(st, chunk);
+		p = q;
+	}
 }
 
 char *
@@ -156,74 +191,61 @@ lg_html_to_text(const char *html, gssize len)
 	if (html == NULL)
 		return g_strdup("");
 	gsize n = len < 0 ? strlen(html) : (gsize) len;
+	if (n == 0 || n > G_MAXINT)
+		return g_strdup("");
 	h2t st = { .out = g_string_sized_new(n / 2 + 16) };
-	const char *p = html, *end = html + n;
-	while (p < end) {
-		if (*p == '<') {
-			if (end - p >= 4 && strncmp(p, "<!--", 4) == 0) {
-				const char *e = g_strstr_len(p + 4, end - p - 4, "-->");
-				p = e ? e + 3 : end;
-				continue;
-			}
-			const char *gt = memchr(p, '>', (gsize) (end - p));
-			if (gt == NULL)
-				break;   /* a tag cut off at the end */
-			const char *t = p + 1;
-			gboolean closing = (*t == '/');
-			if (closing)
-				t++;
-			const char *tn = t;
-			while (t < gt && (g_ascii_isalnum(*t)))
-				t++;
-			g_autofree char *tag = g_ascii_strdown(tn, t - tn);
-			p = gt + 1;
-			if (!closing && (strcmp(tag, "script") == 0 || strcmp(tag, "style") == 0 ||
-			                 strcmp(tag, "head") == 0 || strcmp(tag, "title") == 0)) {
-				p = skip_element(p, end, tag);
-				continue;
-			}
-			if (strcmp(tag, "pre") == 0)
-				st.in_pre = !closing;
-			if (strcmp(tag, "li") == 0 && !closing) {
-				newline(&st, 1);
-				flush_breaks(&st);
-				g_string_append(st.out, "- ");
-				continue;
-			}
-			if (strcmp(tag, "td") == 0 || strcmp(tag, "th") == 0) {
-				st.pending_space = TRUE;
-				continue;
-			}
-			if (strcmp(tag, "br") == 0) {
-				st.pending_newlines++;
-				continue;
-			}
-			for (guint i = 0; block_tags[i]; i++)
-				if (strcmp(tag, block_tags[i]) == 0) {
-					newline(&st, strcmp(tag, "p") == 0 || tag[0] == 'h' ? 2 : 1);
-					break;
-				}
-			continue;
-		}
-		if (*p == '&') {
-			gunichar c;
-			gsize used = decode_entity(p, end, &c);
-			if (used > 0) {
-				emit_char(&st, c == 0xA0 ? ' ' : c);
-				p += used;
-				continue;
-			}
-		}
-		gunichar c = g_utf8_get_char_validated(p, end - p);
-		if (c == (gunichar) -1 || c == (gunichar) -2) {
-			emit_char(&st, 0xFFFD);
-			p++;
-			continue;
-		}
-		emit_char(&st, c == 0xA0 ? ' ' : c);
-		p = g_utf8_next_char(p);
+	htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
+	if (ctxt == NULL) {
+		emit_unparsed(&st, html, html + n);
+		goto done;
 	}
-	/* trim trailing blanks */
+	/* no XML_PARSE_HUGE: its unlimited depth makes every unmatched end
+	 * tag search the whole element stack (quadratic time) */
+	htmlDocPtr doc = htmlCtxtReadMemory(ctxt, html, (int) n, NULL, "UTF-8",
+	                                    HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+	                                    HTML_PARSE_RECOVER | HTML_PARSE_COMPACT | HTML_PARSE_NODEFDTD |
+	                                    HTML_PARSE_IGNORE_ENC);
+	/* libxml2 stopped reading (its nesting limit, "Excessive depth"):
+	 * the whole input goes through the plain scan instead */
+	if (ctxt->instate == XML_PARSER_EOF && ctxt->lastError.code == XML_ERR_INTERNAL_ERROR) {
+		if (doc)
+			xmlFreeDoc(doc);
+		htmlFreeParserCtxt(ctxt);
+		emit_unparsed(&st, html, html + n);
+		goto done;
+	}
+	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+	xmlNodePtr node = root;
+	while (node != NULL) {
+		gboolean descend = FALSE;
+		if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
+			if (node->content)
+				emit_text(&st, (const char *) node->content);
+		} else if (node->type == XML_ELEMENT_NODE && node->name) {
+			const char *name = (const char *) node->name;
+			if (!in_list(name, dropped_tags)) {
+				element_edge(&st, name, FALSE);
+				descend = node->children != NULL;
+				if (!descend)
+					element_edge(&st, name, TRUE);
+			}
+		}
+		if (descend) {
+			node = node->children;
+			continue;
+		}
+		/* next sibling, or up (closing each element left) until one has */
+		while (node != NULL && node != root && node->next == NULL) {
+			node = node->parent;
+			if (node && node->type == XML_ELEMENT_NODE && node->name)
+				element_edge(&st, (const char *) node->name, TRUE);
+		}
+		node = node == NULL || node == root ? NULL : node->next;
+	}
+	if (doc)
+		xmlFreeDoc(doc);
+	htmlFreeParserCtxt(ctxt);
+done:
 	while (st.out->len > 0 && g_ascii_isspace(st.out->str[st.out->len - 1]))
 		g_string_truncate(st.out, st.out->len - 1);
 	return g_string_free(st.out, FALSE);

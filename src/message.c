@@ -15,6 +15,7 @@
  *   and a warning says so.
  */
 #include "config.h"
+#include <errno.h>
 #include <string.h>
 #include <gmime/gmime.h>
 #include "lg.h"
@@ -94,9 +95,16 @@ lg_hash_stream_init(LgHashStream *hs)
 typedef struct {
 	lg_message *msg;
 	const lg_parse_options *opts;
-	GMimeParserOptions *popts;
-	GMimeObject *body_part;      /* chosen text part (borrowed) */
-	gboolean body_is_html;
+	GMimeParserOptions *popts;   /* strict RFC 2047 (the parser's) */
+	GMimeParserOptions *lopts;   /* loose RFC 2047 */
+	GMimeObject *root;           /* the message's MIME part (borrowed) */
+	GMimeStream *stream;         /* the raw message (borrowed) */
+	gint64 headers_end;          /* end of the top-level header block */
+	const char *charset;         /* see declared_charset() */
+	gboolean charset_done;
+	GMimeObject *texts[16];      /* text/plain and text/html parts that may be
+	                              * the body, in the message's order (borrowed) */
+	guint ntexts;
 	guint parts_seen;
 } parse_ctx;
 
@@ -148,35 +156,215 @@ static void
 on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer user_data)
 {
 	lg_message *msg = user_data;
-	if (item && *item && g_utf8_validate(item, -1, NULL) && strlen(item) < 200)
+	/* GMime passes the whole header value as @item, once per bad encoded
+	 * word in it: only a bounded prefix may be looked at here. */
+	gsize n = item ? strnlen(item, 200) : 0;
+	if (n > 0 && n < 200 && g_utf8_validate(item, (gssize) n, NULL))
 		add_warning(msg, "%s: %s", warning_text(code), item);
 	else
 		add_warning(msg, "%s", warning_text(code));
 }
 
-/* Bytes in @charset (may be NULL) to UTF-8; never fails. */
+/* A copy of @s (@len bytes) in which every NUL byte is U+FFFD: a NUL would
+ * end the text early in C strings and SQLite, hiding what follows it from
+ * body rules. Returns NULL when @s holds no NUL. */
+static char *
+nul_to_fffd(const char *s, gsize len)
+{
+	const char *nul = memchr(s, '\0', len);
+	if (nul == NULL)
+		return NULL;
+	GString *out = g_string_sized_new(len + 16);
+	const char *p = s, *end = s + len;
+	while (nul != NULL) {
+		g_string_append_len(out, p, nul - p);
+		g_string_append(out, "\xEF\xBF\xBD");
+		p = nul + 1;
+		nul = memchr(p, '\0', (gsize) (end - p));
+	}
+	g_string_append_len(out, p, end - p);
+	return g_string_free(out, FALSE);
+}
+
+/* @len bytes of @s, NUL bytes included, and a NUL after them. */
+static char *
+bytes_dup(const char *s, gsize len)
+{
+	char *c = g_malloc(len + 1);
+	memcpy(c, s, len);
+	c[len] = '\0';
+	return c;
+}
+
+/* Takes @s (@len bytes, NUL-terminated, may hold NUL) and returns it with
+ * every NUL as U+FFFD, warning once. */
+static char *
+take_without_nul(lg_message *msg, char *s, gsize len)
+{
+	char *fixed = nul_to_fffd(s, len);
+	if (fixed == NULL)
+		return s;
+	add_warning(msg, "NUL bytes in text replaced by U+FFFD");
+	g_free(s);
+	return fixed;
+}
+
+/* @data from @from to UTF-8; a sequence that does not convert becomes
+ * U+FFFD, one byte at a time, so the time is linear in @len. NULL when
+ * iconv does not know @from. */
+static char *
+convert_lossy(const char *data, gsize len, const char *from, gsize *written)
+{
+	GIConv cd = g_iconv_open("UTF-8", from);
+	if (cd == (GIConv) -1)
+		return NULL;
+	GString *out = g_string_sized_new(len * 2 + 16);
+	char *in = (char *) data;
+	gsize inleft = len;
+	char buf[4096];
+	for (;;) {
+		char *o = buf;
+		gsize oleft = sizeof buf;
+		gsize r = inleft > 0 ? g_iconv(cd, &in, &inleft, &o, &oleft) : g_iconv(cd, NULL, NULL, &o, &oleft);
+		g_string_append_len(out, buf, o - buf);
+		if (r != (gsize) -1 && inleft == 0) {
+			if (o == buf)
+				break;
+			continue;   /* the shift-state reset may not have fit */
+		}
+		if (r == (gsize) -1 && errno == E2BIG)
+			continue;
+		if (inleft == 0)
+			break;
+		g_string_append(out, "\xEF\xBF\xBD");
+		in++;
+		inleft--;
+	}
+	g_iconv_close(cd);
+	*written = out->len;
+	return g_string_free(out, FALSE);
+}
+
+/* Takes @s (@len bytes) and returns it with each ESC byte as U+FFFD. */
+static char *
+esc_to_fffd(char *s, gsize *len)
+{
+	if (memchr(s, 0x1B, *len) == NULL)
+		return s;
+	GString *out = g_string_sized_new(*len + 16);
+	for (gsize i = 0; i < *len; i++) {
+		if (s[i] == 0x1B)
+			g_string_append(out, "\xEF\xBF\xBD");
+		else
+			g_string_append_c(out, s[i]);
+	}
+	g_free(s);
+	*len = out->len;
+	return g_string_free(out, FALSE);
+}
+
+/* ISO-2022-JP as mailers write it carries the NEC and IBM extension rows of
+ * Windows (CP50220/CP50221), which glibc's ISO-2022-JP codecs refuse. In
+ * the two-byte sets each JIS pair is the EUC-JP pair without its high bits,
+ * and glibc's EUC-JP-MS has the Microsoft rows, so the text is re-written
+ * as EUC-JP and converted from EUC-JP-MS. Returns NULL on a byte that fits
+ * no mode (the caller then converts lossily). */
+static char *
+iso2022jp_to_eucjp(const char *data, gsize len)
+{
+	enum { ASCII, KANJI, KANA, KANJI_0212 } mode = ASCII;
+	GString *out = g_string_sized_new(len + 16);
+	for (gsize i = 0; i < len; i++) {
+		guint8 c = (guint8) data[i];
+		if (c == 0x1B) {
+			const char *e = data + i + 1;
+			gsize left = len - i - 1;
+			if (left >= 2 && (memcmp(e, "(B", 2) == 0 || memcmp(e, "(J", 2) == 0))
+				mode = ASCII, i += 2;
+			else if (left >= 2 && (memcmp(e, "$B", 2) == 0 || memcmp(e, "$@", 2) == 0))
+				mode = KANJI, i += 2;
+			else if (left >= 2 && memcmp(e, "(I", 2) == 0)
+				mode = KANA, i += 2;
+			else if (left >= 3 && memcmp(e, "$(D", 3) == 0)
+				mode = KANJI_0212, i += 3;
+			else if (left >= 3 && (memcmp(e, "$(B", 3) == 0 || memcmp(e, "$(Q", 3) == 0))
+				mode = KANJI, i += 3;
+			else
+				goto fail;
+			continue;
+		}
+		if (c == 0x0E || c == 0x0F || c >= 0x80)
+			goto fail;
+		if (mode == ASCII || c < 0x21 || c == 0x7F) {
+			if (c == '\n')
+				mode = ASCII;   /* RFC 1468: every line ends in ASCII */
+			g_string_append_c(out, (char) c);
+		} else if (mode == KANA) {
+			g_string_append_c(out, (char) 0x8E);
+			g_string_append_c(out, (char) (c | 0x80));
+		} else {
+			if (i + 1 >= len || (guint8) data[i + 1] < 0x21 || (guint8) data[i + 1] > 0x7E)
+				goto fail;
+			if (mode == KANJI_0212)
+				g_string_append_c(out, (char) 0x8F);
+			g_string_append_c(out, (char) (c | 0x80));
+			g_string_append_c(out, (char) ((guint8) data[++i] | 0x80));
+		}
+	}
+	return g_string_free(out, FALSE);
+fail:
+	g_string_free(out, TRUE);
+	return NULL;
+}
+
+/* Bytes in @charset (may be NULL) to UTF-8, NUL bytes as U+FFFD; never
+ * fails. */
 static char *
 to_utf8(lg_message *msg, const char *data, gsize len, const char *charset)
 {
 	if (data == NULL || len == 0)
 		return g_strdup("");
+	gsize written = 0;
 	if (charset && *charset) {
 		const char *iconv_name = g_mime_charset_iconv_name(charset);
-		gsize written = 0;
-		g_autoptr(GError) err = NULL;
-		char *out = g_convert(data, (gssize) len, "UTF-8", iconv_name, NULL, &written, &err);
+		/* ISO-2022 and the like are 7-bit: as "valid UTF-8" their escape
+		 * sequences would be stored as text, and glibc passes an escape
+		 * sequence of a set it does not know through. A superset, else
+		 * lossy. */
+		gboolean escapes = g_ascii_strncasecmp(iconv_name, "ISO-2022", 8) == 0 ||
+		                   g_ascii_strncasecmp(iconv_name, "UTF-7", 5) == 0 ||
+		                   g_ascii_strncasecmp(iconv_name, "HZ", 2) == 0;
+		char *out = g_convert(data, (gssize) len, "UTF-8", iconv_name, NULL, &written, NULL);
+		if (out != NULL && escapes && memchr(out, 0x1B, written) != NULL)
+			g_clear_pointer(&out, g_free);
 		if (out != NULL)
-			return out;
-		if (g_utf8_validate(data, (gssize) len, NULL))
-			return g_strndup(data, len);
+			return take_without_nul(msg, out, written);
+		if (g_ascii_strncasecmp(iconv_name, "ISO-2022-JP", 11) == 0) {
+			g_autofree char *euc = iso2022jp_to_eucjp(data, len);
+			out = euc ? g_convert(euc, -1, "UTF-8", "EUC-JP-MS", NULL, &written, NULL) : NULL;
+			if (out != NULL)
+				return take_without_nul(msg, out, written);
+		}
+		if (escapes && (out = convert_lossy(data, len, iconv_name, &written)) != NULL) {
+			out = esc_to_fffd(out, &written);
+			add_warning(msg, "text in charset \"%s\" did not convert; unknown sequences replaced by U+FFFD", charset);
+			return take_without_nul(msg, out, written);
+		}
+		g_autofree char *fixed = nul_to_fffd(data, len);
+		if (g_utf8_validate(fixed ? fixed : data, fixed ? -1 : (gssize) len, NULL))
+			return take_without_nul(msg, bytes_dup(data, len), len);
 		add_warning(msg, "text in charset \"%s\" did not convert; read as windows-1252", charset);
-	} else if (g_utf8_validate(data, (gssize) len, NULL)) {
-		return g_strndup(data, len);
+	} else {
+		g_autofree char *fixed = nul_to_fffd(data, len);
+		if (g_utf8_validate(fixed ? fixed : data, fixed ? -1 : (gssize) len, NULL))
+			return take_without_nul(msg, bytes_dup(data, len), len);
 	}
-	char *out = g_convert_with_fallback(data, (gssize) len, "UTF-8", "WINDOWS-1252", "?", NULL, NULL, NULL);
+	char *out = g_convert_with_fallback(data, (gssize) len, "UTF-8", "WINDOWS-1252", "?", NULL, &written, NULL);
 	if (out == NULL)
-		out = g_convert_with_fallback(data, (gssize) len, "UTF-8", "ISO-8859-1", "?", NULL, NULL, NULL);
-	return out ? out : g_utf8_make_valid(data, (gssize) len);
+		out = g_convert_with_fallback(data, (gssize) len, "UTF-8", "ISO-8859-1", "?", NULL, &written, NULL);
+	if (out != NULL)
+		return take_without_nul(msg, out, written);
+	return g_utf8_make_valid(data, (gssize) len);
 }
 
 /* A decoded header value that is valid UTF-8 and free of NUL. */
@@ -187,12 +375,19 @@ clean_text(lg_message *msg, const char *s, gsize max)
 		return NULL;
 	gsize len = strlen(s);
 	char *u = g_utf8_validate(s, (gssize) len, NULL) ? g_strndup(s, len) : to_utf8(msg, s, len, NULL);
-	/* unfold: CR and LF of folding go, other controls become spaces */
+	/* unfold: CR and LF of folding go, other controls (C0, DEL and C1,
+	 * U+0080 to U+009F, two bytes in UTF-8) become spaces */
 	GString *out = g_string_sized_new(strlen(u));
 	for (const char *p = u; *p; p++) {
-		if (*p == '\r' || *p == '\n')
+		guint8 c = (guint8) *p;
+		if (c == '\r' || c == '\n')
 			continue;
-		g_string_append_c(out, ((unsigned char) *p < 0x20 && *p != '\t') ? ' ' : *p);
+		if (c == 0xC2 && (guint8) p[1] >= 0x80 && (guint8) p[1] <= 0x9F) {
+			g_string_append_c(out, ' ');
+			p++;
+			continue;
+		}
+		g_string_append_c(out, ((c < 0x20 && c != '\t') || c == 0x7F) ? ' ' : (char) c);
 	}
 	g_free(u);
 	char *r = g_strstrip(g_string_free(out, FALSE));
@@ -226,9 +421,19 @@ enc_word_scan(const char *p, enc_word *w)
 	const char *cs = p + 2, *q1 = strchr(cs, '?');
 	if (q1 == NULL || q1 == cs || (q1[1] != 'B' && q1[1] != 'b' && q1[1] != 'Q' && q1[1] != 'q') || q1[2] != '?')
 		return FALSE;
-	const char *data = q1 + 3, *end = strstr(data, "?=");
-	if (end == NULL || memchr(data, ' ', (gsize) (end - data)) || memchr(data, '\n', (gsize) (end - data)))
-		return FALSE;
+	/* The payload ends at "?="; white space or the start of another word
+	 * ("=?" not followed by '=') first means this is no encoded word. The
+	 * scan stops there, so that a header of many unterminated words is
+	 * read once, not once per word. */
+	const char *data = q1 + 3, *end = data;
+	for (;; end++) {
+		if (*end == '\0' || *end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			return FALSE;
+		if (end[0] == '?' && end[1] == '=')
+			break;
+		if (end[0] == '=' && end[1] == '?' && end[2] != '=')
+			return FALSE;
+	}
 	for (const char *c = cs; c < q1; c++)
 		if (*c == ' ' || *c == '\t' || *c == '\n')
 			return FALSE;
@@ -311,27 +516,137 @@ rfc2047_join_adjacent(const char *value)
 	return g_string_free(out, FALSE);
 }
 
-/* A header's value decoded to UTF-8, adjacent encoded words joined first. */
-static char *
-header_decode(parse_ctx *ctx, GMimeHeader *h, gsize max)
+/* The options to decode @value with. Loose RFC 2047 decodes encoded words
+ * as mailers write them (inside quoted strings, glued to text), but GMime's
+ * loose scan follows an encoded word that lacks its "?=" to the end of the
+ * phrase or text, then starts again after the "=?": such words cost a scan
+ * of the rest of the value each. This count of them is conservative (a
+ * phrase may end at any of the characters below); past a few, the value is
+ * decoded strictly, in linear time. */
+static GMimeParserOptions *
+rfc2047_opts(parse_ctx *ctx, const char *value)
 {
+	guint risky = 0, pending = 0;
+	const char *newest = NULL;   /* payload start of the newest pending word */
+	for (const char *p = value; *p; p++) {
+		if (strchr("<>,;:@\"()\\", *p) != NULL) {
+			risky += pending;
+			pending = 0;
+		} else if (p[0] == '?' && p[1] == '=') {
+			pending = pending > 0 && newest > p ? 1 : 0;
+		} else if (p[0] == '=' && p[1] == '?') {
+			const char *q = p + 2;
+			while (*q && *q != '?')
+				q++;
+			if (q[0] == '?' && q[1] && strchr("BbQq", q[1]) && q[2] == '?') {
+				pending++;
+				newest = q + 3;
+			}
+		}
+	}
+	return risky + pending > 4 ? ctx->popts : ctx->lopts;
+}
+
+/* The first charset parameter of the message's parts (depth first), the
+ * charset a sender's mailer most likely used for undeclared 8-bit headers
+ * too; NULL when none but US-ASCII or UTF-8. Looked up once, on demand. */
+static const char *
+declared_charset(parse_ctx *ctx)
+{
+	if (ctx->charset_done)
+		return ctx->charset;
+	ctx->charset_done = TRUE;
+	GMimeObject *stack[64];
+	int n = 0;
+	guint seen = 0;
+	if (ctx->root)
+		stack[n++] = ctx->root;
+	while (n > 0 && seen++ < 200) {
+		GMimeObject *o = stack[--n];
+		GMimeContentType *ct = g_mime_object_get_content_type(o);
+		const char *cs = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
+		if (cs && g_ascii_strcasecmp(cs, "us-ascii") != 0 && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
+		    g_ascii_strcasecmp(cs, "utf8") != 0) {
+			ctx->charset = cs;
+			break;
+		}
+		if (GMIME_IS_MULTIPART(o)) {
+			int count = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+			for (int i = count - 1; i >= 0; i--)
+				if (n < (int) G_N_ELEMENTS(stack))
+					stack[n++] = g_mime_multipart_get_part(GMIME_MULTIPART(o), i);
+		}
+	}
+	return ctx->charset;
+}
+
+/* Header @i's raw value (folding kept) as text for decoding: GMime's copy
+ * of it ends at a NUL byte, so when the header's bytes in the stream are
+ * more than its name and value, the value is read again from the stream
+ * with each NUL as U+FFFD; undeclared 8-bit bytes are read as UTF-8, else
+ * in the charset the message declares for its text, else windows-1252.
+ * Sets *@changed when the result is not GMime's raw value. */
+static char *
+header_text(parse_ctx *ctx, GMimeHeaderList *hl, int i, gboolean *changed)
+{
+	GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
 	const char *raw = g_mime_header_get_raw_value(h);
+	*changed = FALSE;
 	if (raw == NULL)
-		return clean_text(ctx->msg, g_mime_header_get_value(h), max);
-	/* without encoded words, decoding is unfolding, which clean_text does
-	 * (8-bit text included); GMime's decoder costs more than the rest of
-	 * the header handling together */
-	const char *ew = strstr(raw, "=?");
-	if (ew == NULL)
+		return NULL;
+	const char *rname = g_mime_header_get_raw_name(h);
+	gint64 off = g_mime_header_get_offset(h);
+	gint64 next = i + 1 < g_mime_header_list_get_count(hl)
+	              ? g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, i + 1))
+	              : ctx->headers_end;
+	gsize rlen = strlen(raw);
+	char *text = NULL;
+	if (ctx->stream && rname && off >= 0 && next > off &&
+	    (guint64) (next - off) > strlen(rname) + 1 + rlen) {
+		gsize want = (gsize) MIN(next - off, (gint64) LG_HEADER_VALUE_MAX * 2);
+		char *buf = g_malloc(want + 1);
+		ssize_t got = g_mime_stream_seek(ctx->stream, off, GMIME_STREAM_SEEK_SET) == off
+		              ? g_mime_stream_read(ctx->stream, buf, want) : -1;
+		gsize skip = strlen(rname) + 1;
+		if (got > 0 && (gsize) got > skip) {
+			/* the field ends at the first line break not followed by WSP
+			 * (an invalid header line GMime skipped may come next) */
+			gsize end = skip;
+			while (end < (gsize) got && !(buf[end] == '\n' && (end + 1 >= (gsize) got ||
+			                               (buf[end + 1] != ' ' && buf[end + 1] != '\t'))))
+				end++;
+			text = nul_to_fffd(buf + skip, end - skip);
+			if (text)
+				add_warning(ctx->msg, "NUL bytes in a header replaced by U+FFFD");
+		}
+		g_free(buf);
+	}
+	const char *v = text ? text : raw;
+	if (!g_utf8_validate(v, -1, NULL)) {
+		const char *cs = declared_charset(ctx);
+		char *conv = cs ? g_convert(v, -1, "UTF-8", g_mime_charset_iconv_name(cs), NULL, NULL, NULL) : NULL;
+		if (conv == NULL || !g_utf8_validate(conv, -1, NULL)) {
+			g_free(conv);
+			conv = to_utf8(ctx->msg, v, strlen(v), NULL);
+		}
+		g_free(text);
+		text = conv;
+	}
+	*changed = text != NULL;
+	return text ? text : g_strdup(raw);
+}
+
+/* A raw header value decoded to UTF-8, adjacent encoded words joined
+ * first. Without encoded words, decoding is unfolding, which clean_text
+ * does (8-bit text included); GMime's decoder is not needed then. */
+static char *
+header_decode(parse_ctx *ctx, const char *raw, gsize max)
+{
+	if (strstr(raw, "=?") == NULL)
 		return clean_text(ctx->msg, raw, max);
-	/* one encoded word has nothing to join: GMime's own decoding of the
-	 * value is the same (and was made already when a warning callback is
-	 * set, which checks every header) */
-	if (strstr(ew + 2, "=?") == NULL)
-		return clean_text(ctx->msg, g_mime_header_get_value(h), max);
 	g_autofree char *joined = rfc2047_join_adjacent(raw);
 	g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
-	g_autofree char *dec = g_mime_utils_header_decode_text(ctx->popts, unfolded);
+	g_autofree char *dec = g_mime_utils_header_decode_text(rfc2047_opts(ctx, unfolded), unfolded);
 	return clean_text(ctx->msg, dec, max);
 }
 
@@ -375,6 +690,32 @@ first_address(lg_message *msg, InternetAddressList *list)
 	g_autoptr(GPtrArray) tmp = g_ptr_array_new_with_free_func((GDestroyNotify) lg_address_free);
 	collect_addresses(msg, list, tmp, 1);
 	return tmp->len ? g_ptr_array_steal_index(tmp, 0) : NULL;
+}
+
+/* The addresses of every header @name, parsed again from their text with
+ * adjacent encoded words joined (GMime drops the word after one that ends
+ * in '=' padding) and loose RFC 2047 where that is safe. */
+static InternetAddressList *
+addresses_again(parse_ctx *ctx, GMimeHeaderList *hl, int nh, const char *name)
+{
+	InternetAddressList *all = internet_address_list_new();
+	for (int i = 0; i < nh; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) != 0)
+			continue;
+		gboolean changed;
+		g_autofree char *text = header_text(ctx, hl, i, &changed);
+		if (text == NULL)
+			continue;
+		g_autofree char *joined = rfc2047_join_adjacent(text);
+		g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
+		InternetAddressList *l = internet_address_list_parse(rfc2047_opts(ctx, unfolded), unfolded);
+		if (l) {
+			internet_address_list_append(all, l);
+			g_object_unref(l);
+		}
+	}
+	return all;
 }
 
 static char *
@@ -540,8 +881,12 @@ add_attachment(parse_ctx *ctx, GMimeObject *obj)
 			g_autofree char *s = clean_text(msg, subj, 200);
 			a->filename = g_strdup_printf("%s.eml", s && *s ? s : "message");
 		}
+		/* a declared name first: Content-Disposition filename, then
+		 * Content-Type name (the form real mailers write) */
 		const char *fn = g_mime_object_get_content_disposition_parameter(obj, "filename");
-		if (fn) {
+		if (fn == NULL || *fn == '\0')
+			fn = g_mime_object_get_content_type_parameter(obj, "name");
+		if (fn && *fn) {
 			g_free(a->filename);
 			a->filename = clean_text(msg, fn, 1024);
 		}
@@ -554,23 +899,89 @@ add_attachment(parse_ctx *ctx, GMimeObject *obj)
 
 /* ---- delivery-status reports (RFC 3464) -------------------------------- */
 
+/* A field of one DSN block: the first one of that name, unfolded, white
+ * space runs as one space, trimmed; NULL when absent. */
 static char *
-dsn_field(GHashTable *fields, const char *name)
+dsn_field(GMimeHeaderList *hl, const char *name)
 {
-	const char *v = g_hash_table_lookup(fields, name);
-	return v ? g_strdup(v) : NULL;
+	GMimeHeader *h = g_mime_header_list_get_header(hl, name);
+	const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+	if (raw == NULL)
+		return NULL;
+	GString *out = g_string_sized_new(strlen(raw));
+	gboolean space = FALSE;
+	for (const char *p = raw; *p; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+			space = out->len > 0;
+			continue;
+		}
+		if (space)
+			g_string_append_c(out, ' ');
+		space = FALSE;
+		g_string_append_c(out, *p);
+	}
+	return g_string_free(out, FALSE);
 }
 
-/* Splits "type; value" and returns value, trimmed. */
+/* Splits "type; value" and returns value, trimmed; takes @v. */
 static char *
-dsn_typed_value(const char *v)
+dsn_typed_value(char *v)
 {
 	if (v == NULL)
 		return NULL;
 	const char *semi = strchr(v, ';');
-	return g_strstrip(g_strdup(semi ? semi + 1 : v));
+	char *r = g_strstrip(g_strdup(semi ? semi + 1 : v));
+	g_free(v);
+	return r;
 }
 
+static void
+dsn_block(parse_ctx *ctx, GMimeParser *parser, const char *block, gsize len, guint index)
+{
+	lg_dsn *dsn = ctx->msg->dsn;
+	/* the block and a blank line: GMime reads the fields as the headers of
+	 * a part with no content */
+	GMimeStream *s = g_mime_stream_mem_new();
+	g_mime_stream_write(s, block, len);
+	g_mime_stream_write(s, "\n\n", 2);
+	g_mime_stream_reset(s);
+	g_mime_parser_init_with_stream(parser, s);
+	g_object_unref(s);
+	/* default options: no warnings about the empty content */
+	GMimeObject *part = g_mime_parser_construct_part(parser, NULL);
+	if (part == NULL)
+		return;
+	GMimeHeaderList *hl = g_mime_object_get_header_list(part);
+	if (index == 0 && dsn->original_envelope_id == NULL)
+		dsn->original_envelope_id = dsn_typed_value(dsn_field(hl, "Original-Envelope-Id"));
+	char *fr = dsn_field(hl, "Final-Recipient");
+	if (fr == NULL)
+		fr = dsn_field(hl, "Original-Recipient");
+	if (fr != NULL && dsn->recipients->len < 1000) {
+		g_autofree char *addr = dsn_typed_value(fr);
+		lg_dsn_recipient *r = g_new0(lg_dsn_recipient, 1);
+		r->address = lg_addr_normalize(addr);
+		if (r->address == NULL)
+			r->address = g_strdup(addr);
+		g_autofree char *action = dsn_field(hl, "Action");
+		r->action = action ? g_ascii_strdown(action, -1) : NULL;
+		r->status = dsn_field(hl, "Status");
+		if (r->status) {
+			char *sp = strpbrk(r->status, " \t(");
+			if (sp)
+				*sp = '\0';
+		}
+		r->diagnostic = dsn_typed_value(dsn_field(hl, "Diagnostic-Code"));
+		g_ptr_array_add(dsn->recipients, r);
+	} else {
+		g_free(fr);
+	}
+	g_object_unref(part);
+}
+
+/* A message/delivery-status body (RFC 3464): blocks of header fields
+ * separated by blank lines, the first one about the message, each other
+ * one about a recipient. Each block is read by GMime's header parser. */
 static void
 parse_delivery_status(parse_ctx *ctx, const char *text)
 {
@@ -579,64 +990,29 @@ parse_delivery_status(parse_ctx *ctx, const char *text)
 		msg->dsn = g_new0(lg_dsn, 1);
 		msg->dsn->recipients = g_ptr_array_new();
 	}
-	/* blocks separated by blank lines; block 0 is per-message */
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-	guint block = 0;
-	GHashTable *fields = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	char *last = NULL;
-	for (guint i = 0;; i++) {
-		char *line = lines[i];
-		gboolean end = line == NULL;
-		if (!end)
-			g_strchomp(line);
-		if (end || *line == '\0') {
-			if (g_hash_table_size(fields) > 0) {
-				if (block == 0 && g_hash_table_contains(fields, "original-envelope-id") && msg->dsn->original_envelope_id == NULL)
-					msg->dsn->original_envelope_id = dsn_typed_value(g_hash_table_lookup(fields, "original-envelope-id"));
-				if ((g_hash_table_contains(fields, "final-recipient") || g_hash_table_contains(fields, "original-recipient")) &&
-				    msg->dsn->recipients->len < 1000) {
-					g_autofree char *fr = dsn_field(fields, "final-recipient");
-					if (fr == NULL)
-						fr = dsn_field(fields, "original-recipient");
-					g_autofree char *addr = dsn_typed_value(fr);
-					lg_dsn_recipient *r = g_new0(lg_dsn_recipient, 1);
-					r->address = lg_addr_normalize(addr);
-					if (r->address == NULL)
-						r->address = g_strdup(addr);
-					const char *action = g_hash_table_lookup(fields, "action");
-					r->action = action ? g_strstrip(g_ascii_strdown(action, -1)) : NULL;
-					r->status = dsn_field(fields, "status");
-					if (r->status) {
-						char *sp = strpbrk(r->status, " \t(");
-						if (sp)
-							*sp = '\0';
-					}
-					r->diagnostic = dsn_typed_value(g_hash_table_lookup(fields, "diagnostic-code"));
-					g_ptr_array_add(msg->dsn->recipients, r);
-				}
-				g_hash_table_remove_all(fields);
-				block++;
-			}
-			last = NULL;
-			if (end)
+	GMimeParser *parser = g_mime_parser_new();
+	guint index = 0;
+	const char *p = text, *block = NULL;
+	while (*p && index < 1001) {
+		const char *eol = strchr(p, '\n');
+		const char *next = eol ? eol + 1 : p + strlen(p);
+		gboolean blank = TRUE;
+		for (const char *c = p; c < next; c++)
+			if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n') {
+				blank = FALSE;
 				break;
-			continue;
+			}
+		if (blank && block) {
+			dsn_block(ctx, parser, block, (gsize) (p - block), index++);
+			block = NULL;
+		} else if (!blank && block == NULL) {
+			block = p;
 		}
-		if ((*line == ' ' || *line == '\t') && last) {
-			char *prev = g_hash_table_lookup(fields, last);
-			g_hash_table_insert(fields, g_strdup(last), g_strconcat(prev ? prev : "", " ", g_strstrip(line), NULL));
-			continue;
-		}
-		char *colon = strchr(line, ':');
-		if (colon == NULL)
-			continue;
-		*colon = '\0';
-		char *name = g_ascii_strdown(g_strstrip(line), -1);
-		char *value = g_strstrip(g_strdup(colon + 1));
-		g_hash_table_insert(fields, name, value);
-		last = name;
+		p = next;
 	}
-	g_hash_table_unref(fields);
+	if (block && index < 1001)
+		dsn_block(ctx, parser, block, (gsize) (p - block), index);
+	g_object_unref(parser);
 }
 
 static void
@@ -718,15 +1094,65 @@ walk(parse_ctx *ctx, GMimeObject *obj, int depth, gboolean in_report)
 	gboolean is_html = ct && g_mime_content_type_is_type(ct, "text", "html");
 	gboolean attached = is_attachment_disposition(obj) || g_mime_part_get_filename(part) != NULL;
 	if ((is_text || is_html) && !attached) {
-		/* The first text/plain is the body; HTML only when there is no plain
-		 * text. Other text pieces (alternatives, footers) are not attachments. */
-		if (ctx->body_part == NULL || (is_text && ctx->body_is_html)) {
-			ctx->body_part = obj;
-			ctx->body_is_html = is_html;
-		}
+		/* candidates for the body (see pick_body); other text pieces
+		 * (alternatives, footers) are not attachments */
+		if (ctx->ntexts < G_N_ELEMENTS(ctx->texts))
+			ctx->texts[ctx->ntexts++] = obj;
 		return;
 	}
 	add_attachment(ctx, obj);
+}
+
+static gboolean
+is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (!g_ascii_isspace(*s))
+			return FALSE;
+	return TRUE;
+}
+
+/* The body is the first text/plain part that is not blank (white space
+ * only), else the first such HTML part as text, else the first candidate:
+ * a mailer may send an empty plain alternative beside the real HTML one. */
+static void
+pick_body(parse_ctx *ctx)
+{
+	lg_message *msg = ctx->msg;
+	for (int html = 0; html <= 1 && msg->body_text == NULL; html++)
+		for (guint i = 0; i < ctx->ntexts && msg->body_text == NULL; i++) {
+			GMimeContentType *ct = g_mime_object_get_content_type(ctx->texts[i]);
+			if (g_mime_content_type_is_type(ct, "text", "html") != html)
+				continue;
+			gboolean truncated = FALSE;
+			char *t = part_text(ctx, GMIME_PART(ctx->texts[i]), &truncated);
+			if (html) {
+				char *h = lg_html_to_text(t, -1);
+				g_free(t);
+				t = h;
+			}
+			if (is_blank(t)) {
+				g_free(t);
+				continue;
+			}
+			msg->body_text = t;
+			msg->body_from_html = html;
+			msg->body_truncated = truncated;
+			if (truncated)
+				add_warning(msg, "body text truncated");
+		}
+	if (msg->body_text == NULL && ctx->ntexts > 0) {
+		/* all blank: the first plain part, else the first HTML one */
+		GMimeObject *o = ctx->texts[0];
+		for (guint i = ctx->ntexts; i-- > 0;)
+			if (!g_mime_content_type_is_type(g_mime_object_get_content_type(ctx->texts[i]), "text", "html"))
+				o = ctx->texts[i];
+		gboolean truncated = FALSE;
+		char *t = part_text(ctx, GMIME_PART(o), &truncated);
+		msg->body_from_html = g_mime_content_type_is_type(g_mime_object_get_content_type(o), "text", "html");
+		msg->body_text = msg->body_from_html ? lg_html_to_text(t, -1) : g_strdup(t);
+		g_free(t);
+	}
 }
 
 /* ---- automatic-mail signals ------------------------------------------- */
@@ -787,6 +1213,7 @@ lg_message_init(void)
 	static gsize once;
 	if (g_once_init_enter(&once)) {
 		g_mime_init();
+		lg_html_init();
 		g_once_init_leave(&once, 1);
 	}
 }
@@ -798,7 +1225,8 @@ lg_message_init(void)
 typedef struct {
 	GMimeParser *parser;
 	GMimeStream *idle;
-	GMimeParserOptions *popts;
+	GMimeParserOptions *popts;   /* the parser's: strict RFC 2047 */
+	GMimeParserOptions *lopts;   /* loose RFC 2047, see rfc2047_opts() */
 } parse_tls;
 
 static void
@@ -808,6 +1236,7 @@ parse_tls_free(gpointer p)
 	g_object_unref(t->parser);
 	g_object_unref(t->idle);
 	g_mime_parser_options_free(t->popts);
+	g_mime_parser_options_free(t->lopts);
 	g_free(t);
 }
 
@@ -824,11 +1253,18 @@ parse_tls_get(void)
 		/* kept across g_mime_parser_init_with_stream() */
 		g_mime_parser_set_persist_stream(t->parser, TRUE);
 		g_mime_parser_set_format(t->parser, GMIME_FORMAT_MESSAGE);
+		/* GMime decodes Subject and the address headers while it parses;
+		 * its loose RFC 2047 mode looks for the end of every unterminated
+		 * encoded word up to the end of the value (time quadratic in the
+		 * header's size), so the parser runs strict, and the headers are
+		 * decoded again below with loose options where that is safe. */
 		t->popts = g_mime_parser_options_new();
 		g_mime_parser_options_set_fallback_charsets(t->popts, fallback);
-		g_mime_parser_options_set_rfc2047_compliance_mode(t->popts, GMIME_RFC_COMPLIANCE_LOOSE);
+		g_mime_parser_options_set_rfc2047_compliance_mode(t->popts, GMIME_RFC_COMPLIANCE_STRICT);
 		g_mime_parser_options_set_address_compliance_mode(t->popts, GMIME_RFC_COMPLIANCE_LOOSE);
 		g_mime_parser_options_set_parameter_compliance_mode(t->popts, GMIME_RFC_COMPLIANCE_LOOSE);
+		t->lopts = g_mime_parser_options_clone(t->popts);
+		g_mime_parser_options_set_rfc2047_compliance_mode(t->lopts, GMIME_RFC_COMPLIANCE_LOOSE);
 		g_private_set(&key, t);
 	}
 	return t;
@@ -871,14 +1307,17 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 	g_strlcpy(msg->sha256, lg_raw_sha256(raw), sizeof msg->sha256);
 
 	parse_tls *tls = parse_tls_get();
-	parse_ctx ctx = { .msg = msg, .opts = opts, .popts = tls->popts };
+	parse_ctx ctx = { .msg = msg, .opts = opts, .popts = tls->popts, .lopts = tls->lopts };
 	g_mime_parser_options_set_warning_callback(ctx.popts, on_parser_warning, msg);
+	g_mime_parser_options_set_warning_callback(ctx.lopts, on_parser_warning, msg);
 
 	GMimeStream *stream = lg_raw_stream(raw);
 	g_mime_stream_reset(stream);
 	g_mime_parser_init_with_stream(tls->parser, stream);
 	GMimeMessage *m = g_mime_parser_construct_message(tls->parser, ctx.popts);
+	ctx.headers_end = g_mime_parser_get_headers_end(tls->parser);
 	g_mime_parser_init_with_stream(tls->parser, tls->idle);   /* lets go of @raw */
+	ctx.stream = stream;
 
 	if (m == NULL) {
 		add_warning(msg, "no message could be parsed; the bytes are kept as the body");
@@ -893,16 +1332,27 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 	}
 
 	/* headers, decoded */
+	ctx.root = g_mime_message_get_mime_part(m);
 	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
-	int nh = g_mime_header_list_get_count(hl);
-	for (int i = 0; i < nh && i < 2000; i++) {
+	int nh = MIN(g_mime_header_list_get_count(hl), 2000);
+	/* GMime's address lists were decoded strictly; the address headers
+	 * with encoded words (or repaired bytes) are parsed again below */
+	static const char *const addr_names[] = { "From", "Sender", "Reply-To", "To", "Cc" };
+	gboolean addr_again[G_N_ELEMENTS(addr_names)] = { FALSE };
+	for (int i = 0; i < nh; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
 		const char *name = g_mime_header_get_name(h);
 		if (name == NULL)
 			continue;
 		lg_header *lh = g_new0(lg_header, 1);
 		lh->name = clean_text(msg, name, 256);
-		lh->value = header_decode(&ctx, h, LG_HEADER_VALUE_MAX);
+		gboolean changed = FALSE;
+		g_autofree char *text = header_text(&ctx, hl, i, &changed);
+		lh->value = text ? header_decode(&ctx, text, LG_HEADER_VALUE_MAX)
+		                 : clean_text(msg, g_mime_header_get_value(h), LG_HEADER_VALUE_MAX);
+		for (guint t = 0; text && t < G_N_ELEMENTS(addr_names); t++)
+			if (g_ascii_strcasecmp(name, addr_names[t]) == 0 && (changed || strstr(text, "=?")))
+				addr_again[t] = TRUE;
 		if (msg->subject == NULL && lh->value != NULL && g_ascii_strcasecmp(name, "Subject") == 0)
 			msg->subject = clean_text(msg, lh->value, LG_SUBJECT_MAX);
 		if (lh->value == NULL)
@@ -937,13 +1387,23 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 		}
 	}
 
-	msg->from = first_address(msg, g_mime_message_get_from(m));
+	InternetAddressList *lists[G_N_ELEMENTS(addr_names)] = {
+		g_mime_message_get_from(m), g_mime_message_get_sender(m), g_mime_message_get_reply_to(m),
+		g_mime_message_get_to(m), g_mime_message_get_cc(m) };
+	InternetAddressList *again[G_N_ELEMENTS(addr_names)] = { NULL };
+	for (guint t = 0; t < G_N_ELEMENTS(addr_names); t++)
+		if (addr_again[t])
+			lists[t] = again[t] = addresses_again(&ctx, hl, nh, addr_names[t]);
+	msg->from = first_address(msg, lists[0]);
 	if (msg->from == NULL)
 		add_warning(msg, "no usable From address");
-	msg->sender_hdr = first_address(msg, g_mime_message_get_sender(m));
-	msg->reply_to = first_address(msg, g_mime_message_get_reply_to(m));
-	collect_addresses(msg, g_mime_message_get_to(m), msg->to, 1000);
-	collect_addresses(msg, g_mime_message_get_cc(m), msg->cc, 1000);
+	msg->sender_hdr = first_address(msg, lists[1]);
+	msg->reply_to = first_address(msg, lists[2]);
+	collect_addresses(msg, lists[3], msg->to, 1000);
+	collect_addresses(msg, lists[4], msg->cc, 1000);
+	for (guint t = 0; t < G_N_ELEMENTS(addr_names); t++)
+		if (again[t])
+			g_object_unref(again[t]);
 
 	const char *as = lg_message_header(msg, "Auto-Submitted");
 	msg->auto_submitted = as ? g_strdup(as) : NULL;
@@ -954,20 +1414,7 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 
 	/* body and attachments */
 	walk(&ctx, g_mime_message_get_mime_part(m), 0, FALSE);
-	if (ctx.body_part != NULL) {
-		gboolean truncated = FALSE;
-		char *t = part_text(&ctx, GMIME_PART(ctx.body_part), &truncated);
-		if (ctx.body_is_html) {
-			msg->body_text = lg_html_to_text(t, -1);
-			msg->body_from_html = TRUE;
-			g_free(t);
-		} else {
-			msg->body_text = t;
-		}
-		msg->body_truncated = truncated;
-		if (truncated)
-			add_warning(msg, "body text truncated");
-	}
+	pick_body(&ctx);
 	if (msg->body_text == NULL)
 		msg->body_text = g_strdup("");
 	detect_automatic(&ctx);
@@ -976,6 +1423,7 @@ done:
 	if (msg->subject == NULL)
 		msg->subject = g_strdup("");
 	g_mime_parser_options_set_warning_callback(ctx.popts, NULL, NULL);   /* @msg is the caller's now */
+	g_mime_parser_options_set_warning_callback(ctx.lopts, NULL, NULL);
 	return msg;
 }
 

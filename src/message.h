@@ -111,9 +111,12 @@ const char *lg_message_header(const lg_message *msg, const char *name);
 /* The text of the whole decoded message for body tests: body_text. */
 #define lg_message_body(msg) ((msg)->body_text)
 
-/* HTML to plain text (block elements become line breaks, entities decoded,
- * script/style dropped). Returns a newly allocated UTF-8 string. */
+/* HTML to plain text with libxml2's HTML parser (block elements become
+ * line breaks, entities decoded, script/style dropped; see html2text.c).
+ * @html is UTF-8. Returns a newly allocated UTF-8 string. */
 char *lg_html_to_text(const char *html, gssize len);
+/* libxml2's one-time set-up; lg_message_init() calls it. */
+void lg_html_init(void);
 
 /* Must be called once before any thread parses (wraps g_mime_init). */
 void lg_message_init(void);

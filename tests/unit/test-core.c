@@ -60,7 +60,7 @@ test_html_to_text(void)
 		{ "<!-- hidden -->shown", "shown" },
 		{ "  lots   of\n\n spaces ", "lots of spaces" },
 		{ "<head><title>T</title></head><body>B</body>", "B" },
-		{ "&bogus; &#0; &#xD800;", "&bogus; \xEF\xBF\xBD \xEF\xBF\xBD" },
+		{ "&bogus; &#0; &#xD800; x", "&bogus; x" },   /* libxml2 drops invalid references */
 		{ "<div>cut <b", "cut" },
 		{ "", "" },
 	};
