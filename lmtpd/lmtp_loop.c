@@ -206,6 +206,15 @@ co_new(int fd, char *peer)
 	co->ctx.uc_stack.ss_size = CO_STACK;
 	co->ctx.uc_link = NULL;
 	makecontext(&co->ctx, co_entry, 0);
+#ifdef LG_ASAN
+	/* ASan's swapcontext clears the shadow of the target's uc_stack, the
+	 * whole 2 MB, on every switch into the coroutine, and with it the
+	 * redzones of its live frames; makecontext has used uc_stack already
+	 * and nothing reads it again, and __sanitizer_start_switch_fiber tells
+	 * ASan where the stack is */
+	co->ctx.uc_stack.ss_sp = NULL;
+	co->ctx.uc_stack.ss_size = 0;
+#endif
 	co->conn_fd = fd;
 	co->peer = peer;
 	co->reg_fd = -1;
@@ -382,10 +391,10 @@ run_timers(void)
 		lmtp_co *co = L.cos->pdata[i];
 		gboolean due = co->state == CO_WAIT_FD && co->deadline != 0 && co->deadline <= now;
 		gboolean stop = co->state == CO_WAIT_FD && L.stopping && co->stoppable;
-		gboolean abort = co->state == CO_WAIT_FD && L.aborting;
-		if (due || stop || abort) {
+		gboolean ending = co->state == CO_WAIT_FD && L.aborting;
+		if (due || stop || ending) {
 			guint before = L.cos->len;
-			resume(co, abort ? LMTP_LOOP_ABORT : stop ? LMTP_LOOP_STOP : LMTP_LOOP_TIMEOUT);
+			resume(co, ending ? LMTP_LOOP_ABORT : stop ? LMTP_LOOP_STOP : LMTP_LOOP_TIMEOUT);
 			if (L.cos->len < before)
 				continue;   /* it finished: index i now holds another one */
 		} else if (co->state == CO_WAIT_FD && co->deadline != 0 && (next == 0 || co->deadline < next)) {
