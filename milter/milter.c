@@ -28,7 +28,12 @@
  *
  *   Direction: outbound when the session authenticated ({auth_authen}) or
  *   its {daemon_name} is listed in [milter] outbound_daemons; otherwise
- *   inbound, which the filter syncs when a recipient is a user.
+ *   inbound, which the filter syncs when a recipient is a user. So that an
+ *   MX does not copy every stranger's message to disk, inbound mail none of
+ *   whose recipients is a user's address is not collected at all: the
+ *   writer keeps the set of users' addresses, read again every two seconds
+ *   (a user added takes effect within that); until it could read it once,
+ *   everything is collected and the filter decides.
  *
  *   Signals: libmilter's smfi_main() starts its own thread that sigwaits
  *   for SIGHUP, SIGTERM and SIGINT and treats all three as "stop". So that
@@ -64,6 +69,7 @@
 #include "raw.h"
 #include "store.h"
 #include "sync.h"
+#include "store_sync.h"
 
 #define EX_CONFIG   78
 #define EX_OSERR    71
@@ -128,6 +134,8 @@ static char *spool_dir;
 static GAsyncQueue *wake_q;      /* a push wakes the writer */
 static gint writer_stop;
 static gint event_seq;
+static GMutex users_lock;
+static GHashTable *users_known;  /* users' addresses; NULL until read once */
 
 static lg_config *
 cfg_get(void)
@@ -154,6 +162,7 @@ typedef struct {
 	gboolean active;          /* between MAIL and end of message */
 	gboolean skip;            /* sync is off for this direction: collect nothing */
 	gboolean broken;          /* a spool write failed: the event is dropped */
+	gboolean in_data;         /* headers have begun */
 	gboolean outbound;
 	char *sender, *login;
 	GPtrArray *rcpts;
@@ -180,7 +189,7 @@ msg_reset(mconn *c)
 	g_clear_pointer(&c->rcpts, g_ptr_array_unref);
 	g_clear_pointer(&c->buf, g_byte_array_unref);
 	g_clear_pointer(&c->cfg, lg_config_unref);
-	c->active = c->skip = c->broken = c->outbound = FALSE;
+	c->active = c->skip = c->broken = c->outbound = c->in_data = FALSE;
 	c->size = 0;
 }
 
@@ -364,10 +373,28 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* At the first header every recipient is known: inbound mail for no
+ * user is let go without collecting it. */
+static void
+data_begins(mconn *c)
+{
+	c->in_data = TRUE;
+	if (c->outbound || c->skip || !c->active)
+		return;
+	g_mutex_lock(&users_lock);
+	gboolean for_user = users_known == NULL;
+	for (guint i = 0; !for_user && i < c->rcpts->len; i++)
+		for_user = g_hash_table_contains(users_known, c->rcpts->pdata[i]);
+	g_mutex_unlock(&users_lock);
+	c->skip = !for_user;
+}
+
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	mconn *c = conn_of(ctx);
+	if (c != NULL && !c->in_data)
+		data_begins(c);
 	if (c != NULL && name != NULL) {
 		collect(c, name, strlen(name));
 		collect(c, ": ", 2);
@@ -382,6 +409,8 @@ static sfsistat
 cb_eoh(SMFICTX *ctx)
 {
 	mconn *c = conn_of(ctx);
+	if (c != NULL && !c->in_data)
+		data_begins(c);
 	if (c != NULL)
 		collect(c, "\r\n", 2);
 	return SMFIS_CONTINUE;
@@ -651,24 +680,55 @@ record_spool(void)
 	return TRUE;
 }
 
+#define USERS_REFRESH_US (2 * G_USEC_PER_SEC)
+
+static void
+users_refresh(void)
+{
+	g_autoptr(lg_config) cfg = cfg_get();
+	if (!store_ready(cfg))
+		return;
+	GHashTable *set = NULL;
+	g_autoptr(GError) err = NULL;
+	if (!lg_store_sync_user_addresses(store, &set, &err)) {
+		if (lg_error_is_temporary(err))
+			store_unavailable(err->message);
+		return;
+	}
+	g_mutex_lock(&users_lock);
+	GHashTable *old = users_known;
+	users_known = set;
+	g_mutex_unlock(&users_lock);
+	if (old != NULL)
+		g_hash_table_unref(old);
+}
+
 static gpointer
 writer_main(gpointer unused)
 {
 	(void) unused;
 	guint64 pause_ms = 0;    /* 0: nothing waiting for the store */
+	gint64 users_at = 0;
 	for (;;) {
 		gboolean stop = g_atomic_int_get(&writer_stop) != 0;
 		gboolean all = record_spool();
 		if (stop)
 			break;
+		if (g_get_monotonic_time() - users_at >= USERS_REFRESH_US) {
+			users_refresh();
+			users_at = g_get_monotonic_time();
+		}
 		pause_ms = all ? 0 : (pause_ms == 0 ? 500 : MIN(pause_ms * 2, 10000));
 		gpointer w = pause_ms ? g_async_queue_timeout_pop(wake_q, pause_ms * 1000)
-		                      : g_async_queue_timeout_pop(wake_q, G_USEC_PER_SEC * 60);
+		                      : g_async_queue_timeout_pop(wake_q, USERS_REFRESH_US);
 		/* a burst of wake-ups is one pass */
 		while (w != NULL && (w = g_async_queue_try_pop(wake_q)) != NULL)
 			;
 	}
 	g_clear_pointer(&store, lg_store_close);
+	g_mutex_lock(&users_lock);
+	g_clear_pointer(&users_known, g_hash_table_unref);
+	g_mutex_unlock(&users_lock);
 	return NULL;
 }
 

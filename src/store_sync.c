@@ -40,6 +40,21 @@ lg_store_sync_user_find(lg_store *st, const char *email, lg_sync_user *u, GError
 	return r >= 0;
 }
 
+gboolean
+lg_store_sync_user_addresses(lg_store *st, GHashTable **out, GError **error)
+{
+	*out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	sqlite3_stmt *s = store_prep(st, "SELECT email FROM users", "", error);
+	int r;
+	while ((r = store_step_row(st, s, error)) > 0) {
+		char *e = g_strdup((const char *) sqlite3_column_text(s, 0));
+		g_hash_table_add(*out, e);
+	}
+	if (r < 0)
+		g_clear_pointer(out, g_hash_table_unref);
+	return r == 0;
+}
+
 static gboolean
 text_column(lg_store *st, const char *sql, gint64 id, GPtrArray **out, GError **error)
 {

@@ -33,6 +33,8 @@ void lg_sync_user_clear(lg_sync_user *u);
 
 /* The user with address @email (canonical), removed ones included. */
 gboolean lg_store_sync_user_find(lg_store *st, const char *email, lg_sync_user *u, GError **error);
+/* Every user's address, removed ones included (a set: email -> email). */
+gboolean lg_store_sync_user_addresses(lg_store *st, GHashTable **out, GError **error);
 /* A user's own keywords / exclusions (char*, owned by the array). */
 gboolean lg_store_user_keywords(lg_store *st, gint64 user_id, GPtrArray **out, GError **error);
 gboolean lg_store_user_exclusions(lg_store *st, gint64 user_id, GPtrArray **out, GError **error);

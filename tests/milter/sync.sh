@@ -57,6 +57,8 @@ msg m5 "From: stranger@example.com" "To: anna@customer.example" "Subject: unknow
 sent_ok m5 stranger@example.com "anna@customer.example" stranger@example.com
 is "$(sqlq "select count(*) from sync_log s where s.message_id in ('m4@elsewhere.example', 'm5@example.com')")" "0" \
    "m4, m5: mail of no user and of an unknown sender leave no row"
+unlike "$(cat "$MLOG")" "m4@elsewhere.example" "m4: inbound mail for no user's address is not even collected"
+like "$(cat "$MLOG")" "msgid=<m5@example.com> dir=out sender=<stranger@example.com>: no user to sync" "m5: logged as no user"
 for u in off:sync_off gone:removed tech:role_not_allowed; do
   msg "u-${u%%:*}" "From: ${u%%:*}@example.com" "To: anna@customer.example" "Subject: s" "Message-ID: <u-${u%%:*}@example.com>" -- "x"
   sent_ok "u-${u%%:*}" "${u%%:*}@example.com" "anna@customer.example" "${u%%:*}@example.com"
