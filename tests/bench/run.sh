@@ -631,6 +631,13 @@ if [ -x "$BIN/bench-core" ]; then
 	[ -n "$core_us" ] || { warn "bench-core printed no figure: $(head -2 "$S/core.err" | tr '\n' ' ')"; core_us="n/a"; }
 	rm -f "$S"/core.db*
 fi
+# HTML to text for HTML-only mail (tests/bench/bench-html.c: a generated
+# ~20 KB newsletter through src/html2text.c, CPU per conversion)
+html_us="n/a"
+if [ -x "$BIN/bench-html" ]; then
+	html_us=$(timeout 60 "$BIN/bench-html" "" 1.5 2> "$S/html.err" | awk '$1 == "html2text_us_per_msg" { print $2 }')
+	[ -n "$html_us" ] || { warn "bench-html printed no figure: $(head -2 "$S/html.err" | tr '\n' ' ')"; html_us="n/a"; }
+fi
 # 6: milter overhead: no row until leadgate-milter exists (issue 6).
 
 # --- rows -------------------------------------------------------------------
@@ -677,6 +684,7 @@ row rss_50mb_peak_vs_idle_mb "$rss_peak" "$rss_idle" "<=idle+32MB" le_plus 32
 row rss_50mb_receive_s "$big_s" "-" "-" none
 row rules_1000_median_us "$rules_us" "-" "<1000us" lt 1000
 row core_cpu_us_per_msg_4k "$core_us" "-" "-" none
+row html2text_us_per_msg "$html_us" "-" "-" none
 
 # --- output -----------------------------------------------------------------
 {
