@@ -1219,9 +1219,9 @@ lg_message_init(void)
 }
 
 /* What each parsing thread keeps from one message to the next: creating a
- * GMimeParser allocates its 4 KB scan buffer, and with it the options
- * cost about a tenth of GMime's time on a 4.5 KB message. Between two
- * messages the parser holds an empty stream, not the last message's. */
+ * GMimeParser allocates its scan buffer, and that and the options would
+ * be a noticeable share of every parse. Between two messages the parser
+ * holds an empty stream, not the last message's. */
 typedef struct {
 	GMimeParser *parser;
 	GMimeStream *idle;
