@@ -22,7 +22,7 @@ cd "$here"
 
 DEPS="build-essential autoconf automake pkg-config libglib2.0-dev libglib2.0-dev-bin
 libgmime-3.0-dev libsqlite3-dev sqlite3 libpcre2-dev libcurl4-openssl-dev libssl-dev libmilter-dev
-libspf2-dev swaks postfix miltertest python3 openssl util-linux procps"
+libspf2-dev libxml2-dev swaks postfix miltertest python3 openssl util-linux procps"
 
 install_deps() {
   local missing=()
