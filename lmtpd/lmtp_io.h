@@ -7,7 +7,9 @@
  *   does not grow with line or message length) and collects replies in an
  *   output buffer that is written out before the reader blocks: that is all
  *   RFC 2920 pipelining asks of a server. Every wait is bounded by the
- *   current timeout. On the daemon's event loop a wait yields to the loop
+ *   current timeout, and by the deadline when one is set (the session sets
+ *   one per command line and per message transfer, so that a client cannot
+ *   stretch either by sending a byte now and then). On the daemon's event loop a wait yields to the loop
  *   (lmtp_loop.c), which ends it at shutdown; elsewhere (-S) it polls, and
  *   checks the stop function once a second.
  *
