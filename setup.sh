@@ -47,29 +47,15 @@ build() {  # build DIR CONFIGURE-FLAGS...
   (cd "$dir" && { [ -f Makefile ] || "$here/configure" -q "$@"; } && make -j"$(nproc)" >/dev/null)
 }
 
-# port_state ADDR: 0 when something listens on host:port already, 1 when it
-# is free, 2 (with the reason on stderr) when it cannot be bound at all.
-# unix: sockets are left to the daemon.
-port_state() {
+# port_in_use HOST:PORT|[V6]:PORT: something accepts connections there
+# already (bash's /dev/tcp: no package needed before install_deps). unix:
+# sockets, and addresses that cannot be bound, are left to the daemon,
+# which names the problem itself.
+port_in_use() {
+  local host port
   case "$1" in unix:*) return 1 ;; esac
-  python3 - "$1" <<'PY'
-import errno, socket, sys
-host, _, port = sys.argv[1].rpartition(":")
-host = host.strip("[]")
-try:
-    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, int(port)))
-except OSError as e:
-    if e.errno == errno.EADDRINUSE:
-        sys.exit(0)
-    print(e.strerror or e, file=sys.stderr)
-    sys.exit(2)
-except ValueError as e:
-    print(e, file=sys.stderr)
-    sys.exit(2)
-sys.exit(1)
-PY
+  host=${1%:*}; port=${1##*:}; host=${host#[}; host=${host%]}
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
 }
 
 case "${1:-}" in
@@ -93,18 +79,17 @@ run)
     echo "setup: (make install into /usr/local). Run it as root, e.g.: sudo bash setup.sh run" >&2
     exit 77   # EX_NOPERM
   fi
-  install_deps
-  rc=0; why=$(port_state "$listen" 2>&1) || rc=$?
-  if [ "$rc" -eq 0 ]; then
+  if port_in_use "$listen"; then
     echo "setup: $listen is in use by another program (an earlier leadgate-lmtpd?)." >&2
     echo "setup: stop it, or choose another address: bash setup.sh run --listen 127.0.0.1:2525 (or LEADGATE_LISTEN=127.0.0.1:2525)" >&2
     exit 69   # EX_UNAVAILABLE
-  elif [ "$rc" -eq 2 ]; then
-    echo "setup: cannot listen on $listen: $why (choose another with --listen ADDR)" >&2
-    exit 64
   fi
+  install_deps
   build build --enable-werror
-  (cd build && make install >/dev/null)
+  # (an existing config or rule file that was changed is left as it is;
+  # make install says so, and that line is shown)
+  (cd build && make install > ../build-install.log 2>&1) || { tail -20 build-install.log; exit 1; }
+  grep -E '^leaving ' build-install.log | sed 's/^/setup: /' || true
   prefix=$(sed -n 's/^prefix = //p' build/Makefile)
   sysconfdir=$(sed -n 's/^sysconfdir = //p' build/Makefile)
   sysconfdir=${sysconfdir//'${prefix}'/$prefix}
