@@ -204,3 +204,163 @@ lg_store_sync_log_add(lg_store *st, const lg_sync_log_row *r, gboolean *added_r,
 	*added_r = n > 0;
 	return TRUE;
 }
+
+/* ---- the command line's operations ---------------------------------------- */
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+static gboolean
+finish(lg_store *st, gboolean ok, GError **error)
+{
+	if (ok)
+		return lg_store_commit(st, error);
+	lg_store_rollback(st);
+	return FALSE;
+}
+
+/* The id of the (not removed) user @email; NOTFOUND when none. */
+static gboolean
+user_id(lg_store *st, const char *email, gint64 *id_r, GError **error)
+{
+	g_autofree char *e = lg_addr_normalize(email);
+	gboolean found = FALSE;
+	*id_r = 0;
+	if (!store_get_int(st, "SELECT id FROM users WHERE email = ? AND removed_at IS NULL", "s", id_r, &found,
+	                   error, e ? e : email))
+		return FALSE;
+	if (!found) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "no user %s", email);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+lg_store_user_sync_set(lg_store *st, const char *email, gboolean on, GError **error)
+{
+	if (!lg_store_begin(st, error))
+		return FALSE;
+	gint64 id = 0;
+	gboolean ok = user_id(st, email, &id, error) &&
+	              store_exec(st, "UPDATE users SET sync_enabled = ? WHERE id = ?", "bi", NULL, error, on, id);
+	return finish(st, ok, error);
+}
+
+static gboolean
+list_edit(lg_store *st, const char *email, gboolean add, const char *value, const char *ins, const char *del,
+          const char *what, GError **error)
+{
+	if (!lg_store_begin(st, error))
+		return FALSE;
+	gint64 id = 0, n = 0;
+	gboolean ok = user_id(st, email, &id, error) &&
+	              store_exec(st, add ? ins : del, "is", &n, error, id, value);
+	if (ok && n == 0) {
+		g_set_error(error, LG_STORE_ERROR, add ? LG_STORE_ERROR_EXISTS : LG_STORE_ERROR_NOTFOUND,
+		            "%s has %s %s \"%s\"", email, add ? "the" : "no", what, value);
+		ok = FALSE;
+	}
+	return finish(st, ok, error);
+}
+
+gboolean
+lg_store_user_keyword_edit(lg_store *st, const char *email, gboolean add, const char *word, GError **error)
+{
+	g_autofree char *w = g_strstrip(g_strdup(word));
+	if (*w == '\0' || strlen(w) > 200 || !g_utf8_validate(w, -1, NULL)) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_INVALID, "a keyword is 1 to 200 bytes of UTF-8");
+		return FALSE;
+	}
+	return list_edit(st, email, add, w,
+	                 "INSERT INTO user_keywords (user_id, keyword) VALUES (?, ?) ON CONFLICT DO NOTHING",
+	                 "DELETE FROM user_keywords WHERE user_id = ? AND keyword = ?", "keyword", error);
+}
+
+gboolean
+lg_store_user_exclusion_edit(lg_store *st, const char *email, gboolean add, const char *item, GError **error)
+{
+	g_autofree char *raw = g_strstrip(g_strdup(item));
+	/* an address in its canonical form, or a domain in lower case */
+	g_autofree char *it = strchr(raw, '@') != NULL && raw[0] != '@' ? lg_addr_normalize(raw)
+	                    : g_utf8_strdown(raw[0] == '@' ? raw + 1 : raw, -1);
+	if (it == NULL || *it == '\0' || strlen(it) > 320 || strchr(it, ' ') != NULL) {
+		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_INVALID, "\"%s\" is neither an address nor a domain", item);
+		return FALSE;
+	}
+	return list_edit(st, email, add, it,
+	                 "INSERT INTO user_exclusions (user_id, item) VALUES (?, ?) ON CONFLICT DO NOTHING",
+	                 "DELETE FROM user_exclusions WHERE user_id = ? AND item = ?", "exclusion", error);
+}
+
+gboolean
+lg_store_user_keyword_list(lg_store *st, const char *email, lg_table **out, GError **error)
+{
+	gint64 id = 0;
+	return user_id(st, email, &id, error) &&
+	       store_query_table(st, "SELECT keyword, created_at FROM user_keywords WHERE user_id = ? ORDER BY keyword",
+	                         "i", out, error, id);
+}
+
+gboolean
+lg_store_user_exclusion_list(lg_store *st, const char *email, lg_table **out, GError **error)
+{
+	gint64 id = 0;
+	return user_id(st, email, &id, error) &&
+	       store_query_table(st, "SELECT item, created_at FROM user_exclusions WHERE user_id = ? ORDER BY item",
+	                         "i", out, error, id);
+}
+
+gboolean
+lg_store_sync_log_list(lg_store *st, const char *from, const char *to, const char *user, const char *search,
+                       lg_table **out, GError **error)
+{
+	g_autofree char *u = user ? lg_addr_normalize(user) : NULL;
+	/* the search text is a LIKE pattern only through this escaping */
+	g_autofree char *like = NULL;
+	if (search != NULL) {
+		GString *p = g_string_new("%");
+		for (const char *c = search; *c; c++) {
+			if (*c == '%' || *c == '_' || *c == '\\')
+				g_string_append_c(p, '\\');
+			g_string_append_c(p, *c);
+		}
+		g_string_append_c(p, '%');
+		like = g_string_free(p, FALSE);
+	}
+	return store_query_table(st,
+	        "SELECT s.at, u.email AS user, s.direction, s.message_id, s.subject, s.outcome, s.reason, "
+	        "s.lead_id, s.counterpart FROM sync_log s JOIN users u ON u.id = s.user_id "
+	        "LEFT JOIN leads l ON l.id = s.lead_id "
+	        "WHERE s.at >= ? AND s.at < ? AND (? IS NULL OR u.email = ?) "
+	        "AND (? IS NULL OR CAST(s.lead_id AS TEXT) = ? OR l.sender_name LIKE ? ESCAPE '\\' "
+	        "OR l.sender_email LIKE ? ESCAPE '\\' OR s.subject LIKE ? ESCAPE '\\') "
+	        "ORDER BY s.at, s.id", "sssssssss", out, error,
+	        from, to, u ? u : user, u ? u : user, search, search, like, like, like);
+}
+
+gboolean
+lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_counts *n, GError **error)
+{
+	memset(n, 0, sizeof *n);
+	if (!lg_store_begin(st, error))
+		return FALSE;
+	gboolean ok =
+	    store_get_int(st, "SELECT count(*) FROM raw_messages WHERE created_at < ? AND data IS NOT NULL", "s",
+	                  &n->raw, NULL, error, before) &&
+	    store_get_int(st, "SELECT count(*) FROM messages WHERE received_at < ? AND body_text IS NOT NULL", "s",
+	                  &n->bodies, NULL, error, before) &&
+	    store_get_int(st, "SELECT count(*) FROM activities WHERE at < ? AND purged_at IS NULL", "s",
+	                  &n->activities, NULL, error, before);
+	if (ok && !dry_run)
+		ok = store_exec(st, "UPDATE raw_messages SET data = NULL, purged_at = " NOW " WHERE created_at < ? "
+		                "AND data IS NOT NULL", "s", NULL, error, before) &&
+		     store_exec(st, "UPDATE messages SET body_text = NULL WHERE received_at < ? AND body_text IS NOT NULL",
+		                "s", NULL, error, before) &&
+		     store_exec(st, "UPDATE activities SET body = NULL, purged_at = " NOW " WHERE at < ? "
+		                "AND purged_at IS NULL", "s", NULL, error, before);
+	if (ok && dry_run) {
+		lg_store_rollback(st);
+		return TRUE;
+	}
+	return finish(st, ok, error);
+}

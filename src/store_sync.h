@@ -81,6 +81,34 @@ typedef struct {
 } lg_sync_log_row;
 gboolean lg_store_sync_log_add(lg_store *st, const lg_sync_log_row *r, gboolean *added_r, GError **error);
 
+/* ---- the command line's operations (leadgate user/log/purge) ------------ */
+/* Each is one transaction; a user that does not exist (or was removed) is
+ * LG_STORE_ERROR_NOTFOUND naming the address. */
+gboolean lg_store_user_sync_set(lg_store *st, const char *email, gboolean on, GError **error);
+/* A user's own keyword (a phrase, kept as written) / exclusion (an address
+ * or a domain, kept in lower case): add or remove. Adding one that is
+ * there, or removing one that is not, says so (EXISTS / NOTFOUND). */
+gboolean lg_store_user_keyword_edit(lg_store *st, const char *email, gboolean add, const char *word, GError **error);
+gboolean lg_store_user_exclusion_edit(lg_store *st, const char *email, gboolean add, const char *item, GError **error);
+gboolean lg_store_user_keyword_list(lg_store *st, const char *email, lg_table **out, GError **error);
+gboolean lg_store_user_exclusion_list(lg_store *st, const char *email, lg_table **out, GError **error);
+
+/* The sync log from @from (inclusive) to @to (exclusive), ISO 8601 UTC;
+ * @user (NULL: all) and @search (NULL: none) matching the lead id, the
+ * lead's name or email, or the subject. Oldest first. */
+gboolean lg_store_sync_log_list(lg_store *st, const char *from, const char *to, const char *user,
+                                const char *search, lg_table **out, GError **error);
+
+/* Drops raw messages and message bodies recorded before @before (ISO
+ * 8601 UTC); activities and the sync log stay, their bodies dropped and
+ * marked purged. With @dry_run nothing changes: the counts say what would. */
+typedef struct {
+	gint64 raw;         /* raw messages */
+	gint64 bodies;      /* message bodies */
+	gint64 activities;  /* activity bodies */
+} lg_purge_counts;
+gboolean lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_counts *n, GError **error);
+
 G_END_DECLS
 
 #endif

@@ -30,6 +30,7 @@
  *   The kill switch and a disabled direction come first and leave nothing,
  *   as does mail in which no participant is a user.
  */
+#include <stdio.h>
 #include <string.h>
 #include "lg.h"
 #include "address.h"
@@ -185,6 +186,75 @@ lg_sync_cut_body(const char *body, gsize max, gboolean already_cut)
 	while (keep > 0 && !g_utf8_validate(body, (gssize) keep, &end))
 		keep = (gsize) (end - body);
 	return g_strdup_printf("%.*s\n[... cut by leadgate at %" G_GSIZE_FORMAT " bytes]", (int) keep, body, max);
+}
+
+static char *
+iso(GDateTime *t)
+{
+	return g_date_time_format(t, "%Y-%m-%dT%H:%M:%S.000Z");
+}
+
+/* A YYYY-MM-DD date as the start of that day, UTC; NULL when not one. */
+static GDateTime *
+parse_day(const char *s)
+{
+	int y, m, d;
+	char tail;
+	if (s == NULL || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || strlen(s) != 10)
+		return NULL;
+	if (!g_date_valid_dmy((GDateDay) d, (GDateMonth) m, (GDateYear) y))
+		return NULL;
+	return g_date_time_new_utc(y, m, d, 0, 0, 0);
+}
+
+gboolean
+lg_sync_log_range(const char *since, const char *until, GDateTime *now, char **from_r, char **to_r,
+                  GError **error)
+{
+	g_autoptr(GDateTime) utc = g_date_time_to_utc(now);
+	g_autoptr(GDateTime) today = g_date_time_new_utc(g_date_time_get_year(utc), g_date_time_get_month(utc),
+	                                                 g_date_time_get_day_of_month(utc), 0, 0, 0);
+	g_autoptr(GDateTime) oldest = g_date_time_add_days(today, -60);
+	g_autoptr(GDateTime) from = NULL;
+	g_autoptr(GDateTime) to = NULL;
+	const char *s = since ? since : "7d";
+	if (strcmp(s, "today") == 0) {
+		from = g_date_time_ref(today);
+	} else if (strcmp(s, "yesterday") == 0) {
+		from = g_date_time_add_days(today, -1);
+		if (until == NULL)
+			to = g_date_time_ref(today);
+	} else if (strcmp(s, "7d") == 0) {
+		from = g_date_time_add_days(utc, -7);
+	} else if (strcmp(s, "30d") == 0) {
+		from = g_date_time_add_days(utc, -30);
+	} else if ((from = parse_day(s)) == NULL) {
+		g_set_error(error, LG_USAGE_ERROR, LG_USAGE_ERROR_ARGS,
+		            "--since \"%s\": use today, yesterday, 7d, 30d or a date YYYY-MM-DD", s);
+		return FALSE;
+	} else if (g_date_time_compare(from, oldest) < 0) {
+		g_autofree char *o = g_date_time_format(oldest, "%Y-%m-%d");
+		g_set_error(error, LG_USAGE_ERROR, LG_USAGE_ERROR_ARGS,
+		            "--since %s: the sync log goes back at most 60 days (to %s)", s, o);
+		return FALSE;
+	}
+	if (until != NULL) {
+		g_autoptr(GDateTime) day = parse_day(until);
+		if (day == NULL) {
+			g_set_error(error, LG_USAGE_ERROR, LG_USAGE_ERROR_ARGS, "--until \"%s\": use a date YYYY-MM-DD", until);
+			return FALSE;
+		}
+		to = g_date_time_add_days(day, 1);
+		if (g_date_time_compare(to, from) <= 0) {
+			g_set_error(error, LG_USAGE_ERROR, LG_USAGE_ERROR_ARGS, "--until %s is before --since %s", until, s);
+			return FALSE;
+		}
+	}
+	if (to == NULL)
+		to = g_date_time_add_seconds(utc, 1);   /* rows of this very second count */
+	*from_r = iso(from);
+	*to_r = iso(to);
+	return TRUE;
 }
 
 /* ---- the filter ---------------------------------------------------------- */

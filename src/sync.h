@@ -69,6 +69,14 @@ gboolean lg_sync_type_allowed(const char *content_type, const char *filename, ch
 /* @body cut at @max bytes (on a character boundary) with a visible marker. */
 char *lg_sync_cut_body(const char *body, gsize max, gboolean already_cut);
 
+/* The range of `leadgate log --since S [--until U]` at @now (UTC): S is
+ * today, yesterday, 7d, 30d or a date YYYY-MM-DD at most 60 days back
+ * (NULL: 7d); U a date (the whole day counts; NULL: now). *@from_r and
+ * *@to_r are ISO 8601 UTC, @to exclusive. A bad or too old value is
+ * LG_USAGE_ERROR_ARGS saying why. */
+gboolean lg_sync_log_range(const char *since, const char *until, GDateTime *now, char **from_r, char **to_r,
+                           GError **error);
+
 G_END_DECLS
 
 #endif
