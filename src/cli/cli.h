@@ -83,6 +83,10 @@ void cli_print_table(lg_cli *cli, const lg_table *t);
 void cli_print_record(lg_cli *cli, const lg_table *t);
 /* Appends @s to @out as a JSON string literal (with quotes). */
 void cli_json_string(GString *out, const char *s);
+/* Prints what a command did: @text and a newline, or with --json one
+ * object of the key/value pairs that follow (strings, typed as by
+ * cli_json_value; a NULL value is null), ended by a NULL key. */
+void cli_print_done(lg_cli *cli, const char *text, ...) G_GNUC_NULL_TERMINATED;
 /* Appends the value of @column as JSON: a number or a boolean for the
  * store's numeric and flag columns, else a string; NULL is null. */
 void cli_json_value(GString *out, const char *column, const char *v);

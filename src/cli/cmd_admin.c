@@ -33,14 +33,9 @@ cmd_org(lg_cli *cli, int argc, char **argv)
 	gint64 id;
 	if (!lg_store_org_add(st, argv[2], domains, &id, &err))
 		return cli_error(err);
-	if (cli->json) {
-		g_autoptr(GString) out = g_string_new(NULL);
-		g_string_append_printf(out, "{\"id\": %" G_GINT64_FORMAT ", \"name\": ", id);
-		cli_json_string(out, argv[2]);
-		g_string_append(out, "}\n");
-		fputs(out->str, stdout);
-	} else
-		printf("organization %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
+	g_autofree char *text = g_strdup_printf("organization %" G_GINT64_FORMAT ": %s", id, argv[2]);
+	g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, id);
+	cli_print_done(cli, text, "id", ids, "name", argv[2], NULL);
 	return 0;
 }
 
@@ -63,14 +58,9 @@ cmd_contact(lg_cli *cli, int argc, char **argv)
 	gint64 id;
 	if (!lg_store_contact_add(st, argv[2], name, org, &id, &err))
 		return cli_error(err);
-	if (cli->json) {
-		g_autoptr(GString) out = g_string_new(NULL);
-		g_string_append_printf(out, "{\"id\": %" G_GINT64_FORMAT ", \"email\": ", id);
-		cli_json_string(out, argv[2]);
-		g_string_append(out, "}\n");
-		fputs(out->str, stdout);
-	} else
-		printf("end user %" G_GINT64_FORMAT ": %s\n", id, argv[2]);
+	g_autofree char *text = g_strdup_printf("end user %" G_GINT64_FORMAT ": %s", id, argv[2]);
+	g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, id);
+	cli_print_done(cli, text, "id", ids, "email", argv[2], NULL);
 	return 0;
 }
 
@@ -102,7 +92,8 @@ cmd_mailbox(lg_cli *cli, int argc, char **argv)
 	g_autoptr(GError) err = NULL;
 	if (!lg_store_mailbox_add(st, argv[2], mode, &err))
 		return cli_error(err);
-	printf("mailbox %s: mode %s\n", argv[2], mode);
+	g_autofree char *text = g_strdup_printf("mailbox %s: mode %s", argv[2], mode);
+	cli_print_done(cli, text, "address", argv[2], "mode", mode, NULL);
 	return 0;
 }
 
@@ -128,7 +119,8 @@ cmd_spam(lg_cli *cli, int argc, char **argv)
 	gboolean add = strcmp(argv[1], "add") == 0;
 	if (!(add ? lg_store_spam_add(st, argv[2], 0, &err) : lg_store_spam_remove(st, argv[2], &err)))
 		return cli_error(err);
-	printf("%s %s the spam list\n", argv[2], add ? "added to" : "removed from");
+	g_autofree char *text = g_strdup_printf("%s %s the spam list", argv[2], add ? "added to" : "removed from");
+	cli_print_done(cli, text, "pattern", argv[2], "listed", add ? "1" : "0", NULL);
 	return 0;
 }
 
@@ -163,7 +155,8 @@ cmd_user(lg_cli *cli, int argc, char **argv)
 	}
 	if (!(add ? lg_store_user_add(st, argv[2], role, name, &err) : lg_store_user_remove(st, argv[2], &err)))
 		return cli_error(err);
-	printf("user %s %s\n", argv[2], add ? "added" : "removed");
+	g_autofree char *text = g_strdup_printf("user %s %s", argv[2], add ? "added" : "removed");
+	cli_print_done(cli, text, "email", argv[2], "removed", add ? "0" : "1", NULL);
 	return 0;
 }
 
@@ -181,7 +174,8 @@ cmd_config(lg_cli *cli, int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "check") == 0) {
 		/* main() already loaded and validated the file: reaching here means it is good */
-		printf("%s: ok\n", cli->cfg->path ? cli->cfg->path : "built-in defaults");
+		g_autofree char *text = g_strdup_printf("%s: ok", cli->cfg->path ? cli->cfg->path : "built-in defaults");
+		cli_print_done(cli, text, "config", cli->cfg->path, "ok", "1", NULL);
 		return 0;
 	}
 	return cli_sub_usage(cli, argv[1]);

@@ -34,6 +34,7 @@ cmd_lead(lg_cli *cli, int argc, char **argv)
 		return rc;
 	g_autoptr(GError) err = NULL;
 	g_autoptr(lg_table) t = NULL;
+	g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, id);
 	if (strcmp(sub, "list") == 0 && argc == 2) {
 		if (!lg_store_lead_list(st, status, hidden, &t, &err))
 			return cli_error(err);
@@ -46,25 +47,28 @@ cmd_lead(lg_cli *cli, int argc, char **argv)
 		gboolean spam = strcmp(sub, "spam") == 0;
 		if (!lg_store_lead_set_spam(st, id, spam, &err))
 			return cli_error(err);
-		printf("lead %" G_GINT64_FORMAT " %s\n", id, spam ? "marked spam; its sender is blocked" : "no longer spam");
+		g_autofree char *text = g_strdup_printf("lead %s %s", ids, spam ? "marked spam; its sender is blocked" : "no longer spam");
+		cli_print_done(cli, text, "id", ids, "hidden", spam ? "1" : "0", NULL);
 	} else if (strcmp(sub, "convert") == 0 && argc == 3) {
 		if (!org && !ticket)
 			return cli_usage("convert needs --org, --ticket or both");
 		gint64 number = 0;
 		if (!lg_store_lead_convert(st, id, org, ticket, &number, &err))
 			return cli_error(err);
-		if (number)
-			printf("lead %" G_GINT64_FORMAT " converted: ticket #%" G_GINT64_FORMAT "\n", id, number);
-		else
-			printf("lead %" G_GINT64_FORMAT " converted\n", id);
+		g_autofree char *num = number ? g_strdup_printf("%" G_GINT64_FORMAT, number) : NULL;
+		g_autofree char *text = num ? g_strdup_printf("lead %s converted: ticket #%s", ids, num)
+		                            : g_strdup_printf("lead %s converted", ids);
+		cli_print_done(cli, text, "id", ids, "ticket_number", num, NULL);
 	} else if (strcmp(sub, "assign") == 0 && argc == 4) {
 		if (!lg_store_lead_assign(st, id, argv[3], &err))
 			return cli_error(err);
-		printf("lead %" G_GINT64_FORMAT " assigned to %s\n", id, argv[3]);
+		g_autofree char *text = g_strdup_printf("lead %s assigned to %s", ids, argv[3]);
+		cli_print_done(cli, text, "id", ids, "assigned_to", argv[3], NULL);
 	} else if (strcmp(sub, "set") == 0 && argc == 5) {
 		if (!lg_store_lead_set(st, id, argv[3], argv[4], &err))
 			return cli_error(err);
-		printf("lead %" G_GINT64_FORMAT ": %s = %s\n", id, argv[3], argv[4]);
+		g_autofree char *text = g_strdup_printf("lead %s: %s = %s", ids, argv[3], argv[4]);
+		cli_print_done(cli, text, "id", ids, "field", argv[3], "value", argv[4], NULL);
 	} else {
 		return cli_sub_usage(cli, sub);
 	}

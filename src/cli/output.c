@@ -129,7 +129,7 @@ static const char *const number_columns[] = {
 	"expected_value", "comments", "size", "attempts", "schema_version", NULL
 };
 static const char *const boolean_columns[] = {
-	"hidden", "suspected_spoof", "automatic", "sync_enabled", "receive_marketing", "public", NULL
+	"hidden", "suspected_spoof", "automatic", "sync_enabled", "receive_marketing", "public", "ok", "listed", "removed", NULL
 };
 
 /* a JSON number as SQLite prints INTEGER and REAL values: -?D+(.D+)?(e[+-]D+)? */
@@ -181,6 +181,29 @@ repeated_column(const lg_table *t, guint c)
 		if (strcmp(t->columns->pdata[k], t->columns->pdata[c]) == 0)
 			return TRUE;
 	return FALSE;
+}
+
+void
+cli_print_done(lg_cli *cli, const char *text, ...)
+{
+	if (!cli->json) {
+		printf("%s\n", text);
+		return;
+	}
+	g_autoptr(GString) out = g_string_new("{");
+	va_list ap;
+	va_start(ap, text);
+	const char *key;
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		const char *value = va_arg(ap, const char *);
+		g_string_append(out, out->len > 1 ? ", " : "");
+		cli_json_string(out, key);
+		g_string_append(out, ": ");
+		cli_json_value(out, key, value);
+	}
+	va_end(ap);
+	g_string_append(out, "}\n");
+	fputs(out->str, stdout);
 }
 
 static void

@@ -108,6 +108,18 @@ run lg --json replay 1
 is "$(pyjson '[d[0]["message"], d[0]["recipients"][0]["outcome"]]')" "[1, 'duplicate']" "json: replay is one JSON array"
 run lg --json org add Globex
 is "$(pyjson '[d["id"], d["name"]]')" "[3, 'Globex']" "json: org add"
+run lg --json lead convert 2 --ticket
+is "$(pyjson '[d["id"], d["ticket_number"]]')" "[2, 1002]" "json: lead convert"
+run lg --json lead set 2 likelihood 40
+is "$(pyjson '[d["id"], d["field"], d["value"]]')" "[2, 'likelihood', '40']" "json: lead set"
+run lg lead spam 2 --json
+is "$(pyjson '[d["id"], d["hidden"]]')" "[2, True]" "json: lead spam"
+run lg lead unspam 2 --json
+is "$(pyjson 'd["hidden"]')" "False" "json: lead unspam"
+run lg --json mailbox add sales@example.test --mode never
+is "$(pyjson '[d["address"], d["mode"]]')" "['sales@example.test', 'never']" "json: mailbox add"
+run lg --json config check
+is "$(pyjson 'd["ok"]')" "True" "json: config check"
 
 # -- rules check ---------------------------------------------------------------------
 mkdir -p "$T/r"
