@@ -342,7 +342,9 @@ gboolean
 lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_counts *n, GError **error)
 {
 	memset(n, 0, sizeof *n);
-	if (!lg_store_begin(st, error))
+	/* a dry run only reads (a read-only store will do); the purge counts
+	 * and changes in one transaction */
+	if (!dry_run && !lg_store_begin(st, error))
 		return FALSE;
 	gboolean ok =
 	    store_get_int(st, "SELECT count(*) FROM raw_messages WHERE created_at < ? AND data IS NOT NULL", "s",
@@ -358,9 +360,7 @@ lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_coun
 		                "s", NULL, error, before) &&
 		     store_exec(st, "UPDATE activities SET body = NULL, purged_at = " NOW " WHERE at < ? "
 		                "AND purged_at IS NULL", "s", NULL, error, before);
-	if (ok && dry_run) {
-		lg_store_rollback(st);
-		return TRUE;
-	}
+	if (dry_run)
+		return ok;
 	return finish(st, ok, error);
 }
