@@ -367,6 +367,40 @@ to_utf8(lg_message *msg, const char *data, gsize len, const char *charset)
 	return g_utf8_make_valid(data, (gssize) len);
 }
 
+/* Cuts @r (UTF-8) to at most @max bytes, at a character boundary. */
+static char *
+clamp_text(lg_message *msg, char *r, gsize max)
+{
+	if (strlen(r) > max) {
+		const char *end = g_utf8_find_prev_char(r, r + max);
+		*(char *) (end ? end : r + max) = '\0';
+		add_warning(msg, "header value truncated to %zu bytes", max);
+	}
+	return r;
+}
+
+/* Takes @u (valid UTF-8) and cleans it in place: CR and LF of folding go,
+ * other controls (C0, DEL and C1, U+0080 to U+009F, two bytes in UTF-8)
+ * become spaces, the ends are trimmed, at most @max bytes are kept. */
+static char *
+clean_utf8(lg_message *msg, char *u, gsize max)
+{
+	char *w = u;
+	for (const char *p = u; *p; p++) {
+		guint8 c = (guint8) *p;
+		if (c == '\r' || c == '\n')
+			continue;
+		if (c == 0xC2 && (guint8) p[1] >= 0x80 && (guint8) p[1] <= 0x9F) {
+			*w++ = ' ';
+			p++;
+			continue;
+		}
+		*w++ = (char) (((c < 0x20 && c != '\t') || c == 0x7F) ? ' ' : c);
+	}
+	*w = '\0';
+	return clamp_text(msg, g_strstrip(u), max);
+}
+
 /* A decoded header value that is valid UTF-8 and free of NUL. */
 static char *
 clean_text(lg_message *msg, const char *s, gsize max)
@@ -375,28 +409,7 @@ clean_text(lg_message *msg, const char *s, gsize max)
 		return NULL;
 	gsize len = strlen(s);
 	char *u = g_utf8_validate(s, (gssize) len, NULL) ? g_strndup(s, len) : to_utf8(msg, s, len, NULL);
-	/* unfold: CR and LF of folding go, other controls (C0, DEL and C1,
-	 * U+0080 to U+009F, two bytes in UTF-8) become spaces */
-	GString *out = g_string_sized_new(strlen(u));
-	for (const char *p = u; *p; p++) {
-		guint8 c = (guint8) *p;
-		if (c == '\r' || c == '\n')
-			continue;
-		if (c == 0xC2 && (guint8) p[1] >= 0x80 && (guint8) p[1] <= 0x9F) {
-			g_string_append_c(out, ' ');
-			p++;
-			continue;
-		}
-		g_string_append_c(out, ((c < 0x20 && c != '\t') || c == 0x7F) ? ' ' : (char) c);
-	}
-	g_free(u);
-	char *r = g_strstrip(g_string_free(out, FALSE));
-	if (strlen(r) > max) {
-		const char *end = g_utf8_find_prev_char(r, r + max);
-		*(char *) (end ? end : r + max) = '\0';
-		add_warning(msg, "header value truncated to %zu bytes", max);
-	}
-	return r;
+	return clean_utf8(msg, u, max);
 }
 
 /* ---- RFC 2047: adjacent encoded words ----------------------------------
@@ -636,14 +649,14 @@ header_text(parse_ctx *ctx, GMimeHeaderList *hl, int i, gboolean *changed)
 	return text ? text : g_strdup(raw);
 }
 
-/* A raw header value decoded to UTF-8, adjacent encoded words joined
- * first. Without encoded words, decoding is unfolding, which clean_text
+/* @raw (valid UTF-8, from header_text()) decoded, adjacent encoded words
+ * joined first. Without encoded words, decoding is unfolding, which clean_text
  * does (8-bit text included); GMime's decoder is not needed then. */
 static char *
 header_decode(parse_ctx *ctx, const char *raw, gsize max)
 {
 	if (strstr(raw, "=?") == NULL)
-		return clean_text(ctx->msg, raw, max);
+		return clean_utf8(ctx->msg, g_strdup(raw), max);   /* header_text() made it UTF-8 */
 	g_autofree char *joined = rfc2047_join_adjacent(raw);
 	g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
 	g_autofree char *dec = g_mime_utils_header_decode_text(rfc2047_opts(ctx, unfolded), unfolded);
@@ -690,6 +703,32 @@ first_address(lg_message *msg, InternetAddressList *list)
 	g_autoptr(GPtrArray) tmp = g_ptr_array_new_with_free_func((GDestroyNotify) lg_address_free);
 	collect_addresses(msg, list, tmp, 1);
 	return tmp->len ? g_ptr_array_steal_index(tmp, 0) : NULL;
+}
+
+/* Whether GMime's strict reading of the encoded words in @text may differ
+ * from what header_decode() and addresses_again() make of it: more than
+ * one word (joined there; GMime drops the word after '=' padding), a word
+ * glued to other text, with white space in it, or in a quoted string.
+ * One word standing alone, the common case, decodes the same. */
+static gboolean
+strict_differs(const char *text)
+{
+	const char *w = strstr(text, "=?");
+	if (w == NULL)
+		return FALSE;
+	if (strstr(w + 2, "=?") || strchr(text, '"'))
+		return TRUE;
+	if (w > text && w[-1] != ' ' && w[-1] != '\t' && w[-1] != '\n' && w[-1] != '\r')
+		return TRUE;
+	/* the end: past "=?charset?e?" the next "?=" */
+	const char *q = strchr(w + 2, '?');
+	const char *e = q && q[1] && q[2] == '?' ? strstr(q + 3, "?=") : NULL;
+	if (e == NULL)
+		return TRUE;
+	for (const char *c = w; c < e; c++)
+		if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')
+			return TRUE;
+	return !(e[2] == '\0' || strchr(" \t\r\n<,;", e[2]) != NULL);
 }
 
 /* The addresses of every header @name, parsed again from their text with
@@ -1348,11 +1387,16 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 		lh->name = clean_text(msg, name, 256);
 		gboolean changed = FALSE;
 		g_autofree char *text = header_text(&ctx, hl, i, &changed);
-		lh->value = text ? header_decode(&ctx, text, LG_HEADER_VALUE_MAX)
-		                 : clean_text(msg, g_mime_header_get_value(h), LG_HEADER_VALUE_MAX);
-		for (guint t = 0; text && t < G_N_ELEMENTS(addr_names); t++)
-			if (g_ascii_strcasecmp(name, addr_names[t]) == 0 && (changed || strstr(text, "=?")))
-				addr_again[t] = TRUE;
+		/* one encoded word standing alone: GMime's strict decoding of it is
+		 * the same (and made already for Subject) */
+		gboolean own = text && (changed || strict_differs(text));
+		gboolean gmime_same = text && !own && strstr(text, "=?") != NULL;
+		lh->value = text && !gmime_same ? header_decode(&ctx, text, LG_HEADER_VALUE_MAX)
+		                                : clean_text(msg, g_mime_header_get_value(h), LG_HEADER_VALUE_MAX);
+		if (own)
+			for (guint t = 0; t < G_N_ELEMENTS(addr_names); t++)
+				if (g_ascii_strcasecmp(name, addr_names[t]) == 0)
+					addr_again[t] = TRUE;
 		if (msg->subject == NULL && lh->value != NULL && g_ascii_strcasecmp(name, "Subject") == 0)
 			msg->subject = clean_text(msg, lh->value, LG_SUBJECT_MAX);
 		if (lh->value == NULL)
