@@ -974,12 +974,12 @@ dsn_typed_value(char *v)
 	return r;
 }
 
-static void
-dsn_block(parse_ctx *ctx, GMimeParser *parser, const char *block, gsize len, guint index)
+/* A block of header fields (@len bytes) read by GMime's header parser, as
+ * the headers of a part; NULL when none could be read. */
+static GMimeObject *
+header_block_parse(GMimeParser *parser, const char *block, gsize len)
 {
-	lg_dsn *dsn = ctx->msg->dsn;
-	/* the block and a blank line: GMime reads the fields as the headers of
-	 * a part with no content */
+	/* the block and a blank line: a part with no content */
 	GMimeStream *s = g_mime_stream_mem_new();
 	g_mime_stream_write(s, block, len);
 	g_mime_stream_write(s, "\n\n", 2);
@@ -987,7 +987,14 @@ dsn_block(parse_ctx *ctx, GMimeParser *parser, const char *block, gsize len, gui
 	g_mime_parser_init_with_stream(parser, s);
 	g_object_unref(s);
 	/* default options: no warnings about the empty content */
-	GMimeObject *part = g_mime_parser_construct_part(parser, NULL);
+	return g_mime_parser_construct_part(parser, NULL);
+}
+
+static void
+dsn_block(parse_ctx *ctx, GMimeParser *parser, const char *block, gsize len, guint index)
+{
+	lg_dsn *dsn = ctx->msg->dsn;
+	GMimeObject *part = header_block_parse(parser, block, len);
 	if (part == NULL)
 		return;
 	GMimeHeaderList *hl = g_mime_object_get_header_list(part);
@@ -1057,19 +1064,19 @@ parse_delivery_status(parse_ctx *ctx, const char *text)
 static void
 dsn_original_from_headers(parse_ctx *ctx, const char *text)
 {
-	/* text/rfc822-headers: find Message-ID: (unfolded) */
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-	for (guint i = 0; lines[i]; i++) {
-		if (g_ascii_strncasecmp(lines[i], "message-id:", 11) == 0) {
-			GString *v = g_string_new(lines[i] + 11);
-			for (guint j = i + 1; lines[j] && (lines[j][0] == ' ' || lines[j][0] == '\t'); j++)
-				g_string_append(v, lines[j]);
-			g_free(ctx->msg->dsn->original_message_id);
-			ctx->msg->dsn->original_message_id = first_msgid(ctx, v->str);
-			g_string_free(v, TRUE);
-			return;
-		}
+	/* text/rfc822-headers: the returned message's Message-ID */
+	GMimeParser *parser = g_mime_parser_new();
+	GMimeObject *part = header_block_parse(parser, text, strlen(text));
+	g_object_unref(parser);
+	if (part == NULL)
+		return;
+	GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(part), "Message-ID");
+	const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+	if (raw) {
+		g_free(ctx->msg->dsn->original_message_id);
+		ctx->msg->dsn->original_message_id = first_msgid(ctx, raw);
 	}
+	g_object_unref(part);
 }
 
 /* ---- walking the MIME tree -------------------------------------------- */
