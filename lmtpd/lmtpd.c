@@ -31,7 +31,7 @@
  *   sessions 421 and lets the others finish the transactions they are in,
  *   for at most the drain time: command_timeout + data_timeout, capped at
  *   LMTPD_DRAIN_MAX so that the stop fits systemd's TimeoutStopSec (60 s in
- *   contrib/leadgate-lmtpd.service). Then a session still reading gets 421;
+ *   the shipped unit). Then a session still reading gets 421;
  *   one waiting for its delivery gets the outcome (250 or 451) once the
  *   writer has it. Then the writer stops, and the daemon exits 0.
  *
@@ -550,7 +550,7 @@ main(int argc, char **argv)
 
 	c = conf_load(&error);
 	if (c == NULL) {
-		fprintf(stderr, "leadgate-lmtpd: %s\n", error->message);
+		g_printerr("leadgate-lmtpd: error: %s\n", error->message);
 		return LMTPD_EX_CONFIG;
 	}
 	conf_current = c;

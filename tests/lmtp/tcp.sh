@@ -134,8 +134,9 @@ lmtpd_stop
 
 # A bad config at start is fatal (exit 78), before any socket.
 printf '[lmtpd]\nno_such_key = 1\n' > "$T/bad.conf"
-timeout 10 "$LMTPD" -c "$T/bad.conf" --listen 127.0.0.1:0 2>>"$LMTPD_LOG"
+timeout 10 "$LMTPD" -c "$T/bad.conf" --listen 127.0.0.1:0 2>"$T/badconf.err"
 is "$?" "78" "a bad config at start: exit 78"
+like "$(cat "$T/badconf.err")" '^leadgate-lmtpd: error: .*no_such_key' "... reported as an error"
 check "--check-config accepts the good config" "$LMTPD" -c "$T/lmtpd.conf" --check-config
 check_not "--check-config refuses the bad one" "$LMTPD" -c "$T/bad.conf" --check-config
 
