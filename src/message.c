@@ -883,12 +883,7 @@ part_text(parse_ctx *ctx, GMimePart *part, gboolean *truncated)
 	g_autoptr(GByteArray) b = part_bytes(part, max, truncated);
 	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
 	const char *charset = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
-	char *t = to_utf8(ctx->msg, (const char *) b->data, b->len, charset);
-	/* NUL bytes would cut the text short in SQLite and C strings */
-	gsize n = strlen(t);
-	if (n < b->len && charset == NULL)
-		add_warning(ctx->msg, "NUL bytes in text dropped");
-	return t;
+	return to_utf8(ctx->msg, (const char *) b->data, b->len, charset);   /* NUL as U+FFFD */
 }
 
 static gboolean
