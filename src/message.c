@@ -499,9 +499,12 @@ enc_word_clear(enc_word *w)
 	memset(w, 0, sizeof *w);
 }
 
-/* Returns a new string with runs of same-charset encoded words joined. */
+/* Returns a new string with runs of same-charset encoded words joined.
+ * Words in ISO-2022-JP are converted here (to_utf8(): the Windows
+ * extension rows that iconv's ISO-2022-JP refuses) and written again in
+ * UTF-8. */
 static char *
-rfc2047_join_adjacent(const char *value)
+rfc2047_join_adjacent(lg_message *msg, const char *value)
 {
 	if (value == NULL || strstr(value, "=?") == NULL)
 		return g_strdup(value);
@@ -531,7 +534,11 @@ rfc2047_join_adjacent(const char *value)
 			joined++;
 			enc_word_clear(&w2);
 		}
-		if (joined == 1) {
+		if (g_ascii_strncasecmp(w.charset, "ISO-2022-JP", 11) == 0) {
+			g_autofree char *u = to_utf8(msg, (const char *) w.bytes->data, w.bytes->len, w.charset);
+			g_autofree char *b64 = g_base64_encode((const guchar *) u, strlen(u));
+			g_string_append_printf(out, "=?UTF-8?B?%s?=", b64);
+		} else if (joined == 1) {
 			g_string_append_len(out, w.start, w.end - w.start);
 		} else {
 			g_autofree char *b64 = g_base64_encode(w.bytes->data, w.bytes->len);
@@ -671,7 +678,7 @@ header_decode(parse_ctx *ctx, const char *raw, gsize max)
 {
 	if (strstr(raw, "=?") == NULL)
 		return clean_utf8(ctx->msg, g_strdup(raw), max);   /* header_text() made it UTF-8 */
-	g_autofree char *joined = rfc2047_join_adjacent(raw);
+	g_autofree char *joined = rfc2047_join_adjacent(ctx->msg, raw);
 	g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
 	g_autofree char *dec = g_mime_utils_header_decode_text(rfc2047_opts(ctx, unfolded), unfolded);
 	return clean_text(ctx->msg, dec, max);
@@ -760,7 +767,7 @@ addresses_again(parse_ctx *ctx, GMimeHeaderList *hl, int nh, const char *name)
 		g_autofree char *text = header_text(ctx, hl, i, &changed);
 		if (text == NULL)
 			continue;
-		g_autofree char *joined = rfc2047_join_adjacent(text);
+		g_autofree char *joined = rfc2047_join_adjacent(ctx->msg, text);
 		g_autofree char *unfolded = g_mime_utils_header_unfold(joined);
 		InternetAddressList *l = internet_address_list_parse(rfc2047_opts(ctx, unfolded), unfolded);
 		if (l) {
@@ -1405,7 +1412,7 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 		g_autofree char *text = header_text(&ctx, hl, i, &changed);
 		/* one encoded word standing alone: GMime's strict decoding of it is
 		 * the same (and made already for Subject) */
-		gboolean own = text && (changed || strict_differs(text));
+		gboolean own = text && (changed || strict_differs(text) || strcasestr(text, "=?iso-2022-jp") != NULL);
 		gboolean gmime_same = text && !own && strstr(text, "=?") != NULL;
 		lh->value = text && !gmime_same ? header_decode(&ctx, text, LG_HEADER_VALUE_MAX)
 		                                : clean_text(msg, g_mime_header_get_value(h), LG_HEADER_VALUE_MAX);

@@ -171,6 +171,12 @@ test_iso2022jp_nec(void)
 		"\x1B$B-!$3$s$K$A$O\x1B(B ok\n");
 	g_assert_cmpstr(m->body_text, ==, "①こんにちは ok\n");
 	g_assert_null(strchr(m->body_text, 0x1B));
+	/* the same in encoded words (ESC $ B - ! $ 3 ESC ( B) */
+	g_autoptr(lg_message) h = parse(
+		"From: =?ISO-2022-JP?B?GyRCLSEkMxsoQg==?= <a@x.example>\n"
+		"Subject: =?iso-2022-jp?B?GyRCLSEkMxsoQg==?= x\n\nbody\n");
+	g_assert_cmpstr(h->subject, ==, "①こ x");
+	g_assert_cmpstr(h->from->name, ==, "①こ");
 	/* an escape sequence of no ISO-2022-JP set: lossy, with a warning,
 	 * no escape byte kept */
 	g_autoptr(lg_message) b = parse(
