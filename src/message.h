@@ -5,8 +5,9 @@
  * SUMMARY
  *   lg_message_parse() reads a raw message with GMime and extracts plain,
  *   owned, UTF-8 data: addresses (normalised, see address.h), decoded subject,
- *   identifiers, every header decoded, the text body (text/plain preferred,
- *   HTML converted to text otherwise), attachments with decoded names, size
+ *   identifiers, every header decoded, the text body (the first text/plain
+ *   part that is not blank, else the first such HTML part converted to
+ *   text; NUL bytes as U+FFFD), attachments with decoded names, size
  *   and SHA-256, automatic-mail signals, a delivery-status report, and the
  *   parser's warnings. No GMime object outlives the call, so an lg_message
  *   may be handed to another thread.
@@ -30,7 +31,9 @@ typedef struct {
 } lg_header;
 
 typedef struct {
-	char *filename;      /* decoded (RFC 2047/2231), UTF-8; NULL when none */
+	char *filename;      /* decoded (RFC 2047/2231), UTF-8; NULL when none;
+	                      * an attached message: its declared name, else
+	                      * "<inner Subject>.eml" */
 	char *content_type;  /* "image/png", lower case */
 	char *disposition;   /* "attachment", "inline" or NULL */
 	gint64 size;         /* decoded size in bytes */
