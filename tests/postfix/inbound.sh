@@ -1,0 +1,121 @@
+# tests/postfix/inbound.sh - a real Postfix delivering to leadgate-lmtpd,
+# configured from contrib/postfix/ (see postfix-lib.sh): swaks -> smtpd ->
+# the lmtp: transport -> leadgate-lmtpd, over the UNIX socket in the queue
+# directory and over TCP, with XFORWARD (the queue id in lmtpd's log line);
+# leads and tickets as the mailbox modes say; a copy of a rep's received
+# mail reaching leadgate for the rep's own address (recipient_bcc_maps,
+# lmtp_generic_maps) while the rep's mailbox still gets it; mail flowing
+# while the milter is down (milter_default_action = accept), on smtpd and
+# submission; a message over leadgate's max_message_size bounced by
+# Postfix, never a lead.
+source "$top_srcdir/tests/tap.sh"
+source "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/postfix/postfix-lib.sh"
+pf_require
+
+check "smtp-sink stands in for the reps' mailboxes and the outside world" sink_start
+check "database, mailboxes, a sales rep" lg_setup
+check "the private Postfix's config from contrib/postfix" pf_config unix
+check "postfix -c starts the private instance on loopback" pf_start
+check "leadgate-lmtpd on the socket in the queue directory and on TCP" lmtpd_up
+diag "smtpd 127.0.0.1:$SMTPD_PORT, submission $SUB_PORT, lmtpd $LMTPD_PORT, sink $SINK_PORT"
+is "$(postconf -c "$PFC" -h lmtp_send_xforward_command milter_default_action | tr '\n' ' ')" "yes accept " \
+	"the instance runs with the snippet's XFORWARD and milter settings"
+
+# lead_of MSGID MAILBOX: "status ticket" of the lead
+lead_of() {
+	sqlq "SELECT l.status || ' ' || coalesce(l.ticket_id, '-') FROM leads l JOIN messages m ON m.id = l.message_id
+	      WHERE m.message_id = '$1' AND l.recipient = '$2'"
+}
+leads_of() { sqlq "SELECT count(*) FROM leads l JOIN messages m ON m.id = l.message_id WHERE m.message_id = '$1'"; }
+
+# --- over the UNIX socket ---------------------------------------------------------
+check "a message to support@ is queued" send --to support@example.com \
+	--header "Subject: printer on fire" --header "Message-Id: <unix1@customer.test>"
+q1=$QID
+check "... and delivered (the queue empties)" queue_wait 20
+like "$(grep "$q1: to=<support@example.com>" "$PFLOG")" 'relay=[^ ]*\[leadgate/lmtp\].* status=sent \(250 2\.0\.0 .*lead [0-9]+ ticket [0-9]+' \
+	"Postfix delivered it over the socket in its queue directory; leadgate named lead and ticket"
+like "$(lead_of unix1@customer.test support@example.com)" '^won [0-9]+$' "support@ (always): lead won, ticket"
+like "$(grep 'message-id=<unix1@customer.test>' "$LMTPD_LOG")" ": $q1: message-id=<unix1@customer\.test> from=<bob@customer\.test> to=<support@example\.com> outcome=recorded" \
+	"lmtpd's log line carries Postfix's queue id (XFORWARD IDENT)"
+
+# One message, two mailboxes: one transaction, a lead each, one ticket.
+check "a message to support@ and sales@" send --to support@example.com,sales@example.com \
+	--header "Subject: quote" --header "Message-Id: <unix2@customer.test>"
+q2=$QID
+check "... delivered" queue_wait 20
+is "$(grep -c "$q2: to=<.*status=sent" "$PFLOG")" 2 "both recipients sent"
+is "$(leads_of unix2@customer.test)" 2 "a lead per mailbox"
+is "$(sqlq "SELECT count(DISTINCT l.ticket_id) FROM leads l JOIN messages m ON m.id = l.message_id WHERE m.message_id = 'unix2@customer.test' AND l.ticket_id IS NOT NULL")" 1 \
+	"at most one ticket"
+like "$(lead_of unix2@customer.test sales@example.com)" '^(unread|won) ' "sales@ (existing) has its lead"
+
+# --- a rep's received mail: the rep's mailbox and a copy for leadgate -------------
+check "a message to the rep alice@" send --to alice@example.com \
+	--header "Subject: our offer" --header "Message-Id: <rep1@customer.test>"
+q3=$QID
+check "... delivered" queue_wait 20
+like "$(grep "$q3: to=<alice@example.com>" "$PFLOG" | grep -v 'leadgate-copy')" 'relay=127\.0\.0\.1\[127\.0\.0\.1\]:[0-9]+.*status=sent' \
+	"the rep's mailbox (smtp-sink) got it"
+like "$(grep "$q3: to=<alice@example.com.leadgate-copy.invalid>" "$PFLOG")" 'relay=[^ ]*\[leadgate/lmtp\].*status=sent' \
+	"recipient_bcc_maps added the copy, the transport table sent it to leadgate"
+like "$(grep "$q3: message-id=<rep1@customer.test>" "$LMTPD_LOG")" 'to=<alice@example\.com> ' \
+	"leadgate saw the rep's own address (lmtp_generic_maps took the suffix off)"
+rcpts=$(grep -h '^X-Rcpt-Args:' "$SINK_DIR"/* 2>/dev/null)
+like "$rcpts" '<alice@example\.com>' "smtp-sink saw alice@ as a recipient"
+unlike "$rcpts" 'leadgate-copy' "... and never the copy's address: it does not leave for the outside"
+
+# --- the milter is not running: mail flows --------------------------------------
+like "$(cat "$PFLOG")" "warning: connect to Milter service inet:127\.0\.0\.1:$MILTER_PORT: Connection refused" \
+	"smtpd tried the milter (smtpd_milters from the snippet)"
+unlike "$(cat "$PFLOG")" 'milter-reject|status=bounced|NOQUEUE' "... and nothing was refused for it (milter_default_action = accept)"
+SEND_PORT=$SUB_PORT FROM=alice@example.com \
+check "submission (the snippet's service, on loopback) takes a rep's mail while the milter is down" \
+	send --to carol@customer.test --header "Subject: sent" --header "Message-Id: <out1@example.com>"
+check "... and delivers it" queue_wait 20
+like "$(grep 'postfix/submission/smtpd' "$PFLOG" | head -5)" 'submission' "it came in through the submission service"
+like "$(grep 'to=<carol@customer.test>' "$PFLOG")" 'status=sent' "carol's mail went out"
+
+# --- over the size limit: Postfix bounces, no lead -------------------------------
+head -c 200000 /dev/zero | tr '\0' 'x' | fold -w 76 > "$T/big.txt"
+check "a message of 200 kB to support@ is queued (Postfix's own limit is larger)" send --to support@example.com \
+	--header "Subject: big" --header "Message-Id: <big1@customer.test>" --body "@$T/big.txt"
+qb=$QID
+check "... and leaves the queue" queue_wait 20
+like "$(grep "$qb: to=<support@example.com>" "$PFLOG")" 'status=bounced \(message size [0-9]+ exceeds size limit 102400 of server' \
+	"Postfix bounced it for the SIZE leadgate advertises, without sending it"
+is "$(leads_of big1@customer.test)" 0 "it never became a lead"
+is "$(sqlq "SELECT count(*) FROM messages WHERE message_id = 'big1@customer.test'")" 0 "... nor a message"
+check "the bounce went back to the sender" log_wait "to=<bob@customer.test>.*status=sent" 20
+like "$(grep -l 'Undelivered Mail Returned to Sender' "$SINK_DIR"/* 2>/dev/null | xargs -r grep -h 'exceeds size limit' | head -1)" 'exceeds size limit' \
+	"... saying why"
+
+# The same message announced without SIZE (leadgate's 552 at the end of the
+# data): an LMTP client that does not use SIZE.
+out=$(printf 'LHLO c\r\nMAIL FROM:<bob@customer.test>\r\nRCPT TO:<support@example.com>\r\nDATA\r\nSubject: big\r\nMessage-Id: <big2@customer.test>\r\n\r\n%s\r\n.\r\nQUIT\r\n' "$(cat "$T/big.txt")" |
+	"$LMTPD" -S -c "$T/lmtpd.conf" 2>>"$LMTPD_LOG" | tr -d '\r' | grep -o '^552 5\.3\.4' | head -1)
+is "$out" "552 5.3.4" "without SIZE, leadgate answers 552 5.3.4 at the end of the data"
+is "$(leads_of big2@customer.test)" 0 "... and records nothing"
+
+# --- over TCP ------------------------------------------------------------------
+check "Postfix stops" pf_stop
+check "the config again with the transport table's TCP lines" pf_config tcp
+like "$(postmap -c "$PFC" -q support@example.com "hash:$PFC/leadgate_transport")" "^lmtp:inet:127\.0\.0\.1:$LMTPD_PORT\$" \
+	"support@ goes over TCP now"
+check "Postfix starts again" pf_start
+check "a message to support@ over TCP" send --to support@example.com \
+	--header "Subject: over tcp" --header "Message-Id: <tcp1@customer.test>"
+qt=$QID
+check "... delivered" queue_wait 20
+like "$(grep "$qt: to=<support@example.com>" "$PFLOG")" "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$LMTPD_PORT.*status=sent \(250 2\.0\.0 " \
+	"Postfix delivered it over TCP"
+like "$(grep 'message-id=<tcp1@customer.test>' "$LMTPD_LOG")" ": $qt: message-id=<tcp1@customer\.test> .*outcome=recorded" \
+	"lmtpd logged it with the queue id"
+like "$(lead_of tcp1@customer.test support@example.com)" '^won [0-9]+$' "lead and ticket"
+
+is "$(grep -c 'status=bounced' "$PFLOG")" 1 "exactly one bounce in the whole run: the oversize message"
+unlike "$(cat "$PFLOG")" 'fatal:|panic:' "Postfix logged no fatal error"
+lmtpd_down
+unlike "$(cat "$LMTPD_LOG")" 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "lmtpd's log has no sanitizer complaint"
+done_testing
