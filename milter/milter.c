@@ -570,8 +570,10 @@ store_ready(const lg_config *cfg)
 	return TRUE;
 }
 
+/* Runs one event through the filter inside the writer's open transaction;
+ * its log lines go to @log, written once the batch is committed. */
 static ev_result
-record_event(const char *base, lg_config *cfg)
+record_event(const char *base, lg_config *cfg, GString *log, GError **later)
 {
 	g_autofree char *evt = g_strconcat(base, ".evt", NULL);
 	g_autofree char *msgf = g_strconcat(base, ".msg", NULL);
@@ -606,8 +608,6 @@ record_event(const char *base, lg_config *cfg)
 		mlog(LOG_ERR, "event %s: %s", msgf, err->message);
 		return EV_BAD;
 	}
-	if (!store_ready(cfg))
-		return EV_LATER;
 	lg_sync_input in = {
 		.direction = g_strcmp0(dir, "out") == 0 ? LG_SYNC_OUT : LG_SYNC_IN,
 		.login = login, .source = "milter",
@@ -615,26 +615,23 @@ record_event(const char *base, lg_config *cfg)
 	g_autoptr(GPtrArray) outcomes = NULL;
 	if (!lg_sync_message(store, cfg, raw, msg, env, &in, &outcomes, &err)) {
 		if (lg_error_is_temporary(err)) {
-			store_unavailable(err->message);
+			g_propagate_error(later, g_steal_pointer(&err));
 			return EV_LATER;
 		}
 		mlog(LOG_ERR, "queue=%s msgid=<%s>: %s: kept as %s.bad", qid ? qid : "-",
 		     msg->message_id ? msg->message_id : "", err->message, base);
 		return EV_BAD;
 	}
-	if (store_down)
-		mlog(LOG_INFO, "store available again: recording spooled events");
-	store_down = FALSE;
 	const char *d = in.direction == LG_SYNC_OUT ? "out" : "in";
 	if (outcomes->len == 0)
-		mlog(LOG_INFO, "queue=%s msgid=<%s> dir=%s sender=<%s>: no user to sync", qid ? qid : "-",
-		     msg->message_id ? msg->message_id : "", d, env->sender);
+		g_string_append_printf(log, "queue=%s msgid=<%s> dir=%s sender=<%s>: no user to sync\n", qid ? qid : "-",
+		                       msg->message_id ? msg->message_id : "", d, env->sender);
 	for (guint i = 0; i < outcomes->len; i++) {
 		lg_sync_outcome *o = outcomes->pdata[i];
-		mlog(LOG_INFO, "queue=%s msgid=<%s> dir=%s user=<%s> %s%s%s counterpart=<%s> lead=%" G_GINT64_FORMAT "%s",
-		     qid ? qid : "-", msg->message_id ? msg->message_id : "", d, o->user, o->outcome,
-		     o->reason ? " reason=" : "", o->reason ? o->reason : "", o->counterpart, o->lead_id,
-		     o->recorded ? "" : " (recorded before)");
+		g_string_append_printf(log, "queue=%s msgid=<%s> dir=%s user=<%s> %s%s%s counterpart=<%s> lead=%"
+		                       G_GINT64_FORMAT "%s\n", qid ? qid : "-", msg->message_id ? msg->message_id : "", d,
+		                       o->user, o->outcome, o->reason ? " reason=" : "", o->reason ? o->reason : "",
+		                       o->counterpart, o->lead_id, o->recorded ? "" : " (recorded before)");
 	}
 	return EV_DONE;
 }
@@ -645,8 +642,41 @@ name_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* Records every complete event in name (arrival) order; FALSE when the
- * store is unavailable and some are left. */
+/* The files of an event the batch's commit made durable (or that can
+ * never be recorded): removed, the message kept as NAME.bad for the latter. */
+static void
+event_done(const char *base, gboolean bad)
+{
+	g_autofree char *evt = g_strconcat(base, ".evt", NULL);
+	g_autofree char *msgf = g_strconcat(base, ".msg", NULL);
+	if (bad) {
+		g_autofree char *keep = g_strconcat(base, ".bad", NULL);
+		g_rename(msgf, keep);
+	} else {
+		g_unlink(msgf);
+	}
+	/* the envelope goes last: a crash in between leaves a .msg alone,
+	 * which the next start removes */
+	g_unlink(evt);
+}
+
+static void
+log_lines(const GString *log)
+{
+	g_auto(GStrv) lines = g_strsplit(log->str, "\n", -1);
+	for (char **l = lines; *l; l++)
+		if (**l)
+			mlog(LOG_INFO, "%s", *l);
+}
+
+/* Up to this many events share one commit: under load the writer makes
+ * one durable write for many messages, not one each. */
+#define BATCH 64
+
+/* Records every complete event in name (arrival) order, BATCH per
+ * transaction; files go only after their commit. FALSE when the store is
+ * unavailable and some are left (the whole unfinished batch: the
+ * constraints make the part that was written before harmless to redo). */
 static gboolean
 record_spool(void)
 {
@@ -659,23 +689,44 @@ record_spool(void)
 		if (g_str_has_suffix(n, ".evt"))
 			g_ptr_array_add(names, g_strndup(n, strlen(n) - 4));
 	g_ptr_array_sort(names, name_cmp);
+	if (names->len == 0)
+		return TRUE;
 	g_autoptr(lg_config) cfg = cfg_get();
-	for (guint i = 0; i < names->len; i++) {
-		g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
-		g_autofree char *evt = g_strconcat(base, ".evt", NULL);
-		g_autofree char *msgf = g_strconcat(base, ".msg", NULL);
-		ev_result r = record_event(base, cfg);
-		if (r == EV_LATER)
+	for (guint start = 0; start < names->len; start += BATCH) {
+		guint end = MIN(start + BATCH, names->len);
+		g_autoptr(GError) err = NULL;
+		if (!store_ready(cfg))
 			return FALSE;
-		if (r == EV_BAD) {
-			g_autofree char *bad = g_strconcat(base, ".bad", NULL);
-			g_rename(msgf, bad);
-		} else {
-			g_unlink(msgf);
+		if (!lg_store_begin(store, &err)) {
+			store_unavailable(err->message);
+			return FALSE;
 		}
-		/* the envelope goes last: a crash in between leaves a .msg alone,
-		 * which the next start removes */
-		g_unlink(evt);
+		g_autoptr(GString) log = g_string_new(NULL);
+		g_autoptr(GArray) bad = g_array_sized_new(FALSE, TRUE, sizeof(gboolean), end - start);
+		for (guint i = start; i < end; i++) {
+			g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
+			ev_result r = record_event(base, cfg, log, &err);
+			if (r == EV_LATER) {
+				lg_store_rollback(store);
+				store_unavailable(err->message);
+				return FALSE;
+			}
+			gboolean b = r == EV_BAD;
+			g_array_append_val(bad, b);
+		}
+		if (!lg_store_commit(store, &err)) {
+			lg_store_rollback(store);
+			store_unavailable(err->message);
+			return FALSE;
+		}
+		if (store_down)
+			mlog(LOG_INFO, "store available again: recording spooled events");
+		store_down = FALSE;
+		log_lines(log);
+		for (guint i = start; i < end; i++) {
+			g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
+			event_done(base, g_array_index(bad, gboolean, i - start));
+		}
 	}
 	return TRUE;
 }

@@ -638,7 +638,10 @@ lg_sync_message(lg_store *st, const lg_config *cfg, lg_raw *raw, const lg_messag
 		g_ptr_array_unref(users);
 		return TRUE;
 	}
-	if (!lg_store_begin(st, error)) {
+	/* Inside the caller's transaction (the milter's writer records a batch
+	 * of events per commit) the message is a savepoint of it. */
+	gboolean nested = lg_store_in_transaction(st);
+	if (!(nested ? lg_store_savepoint(st, "lg_sync", error) : lg_store_begin(st, error))) {
 		for (guint j = 0; j < users->len; j++) {
 			lg_sync_user_clear(users->pdata[j]);
 			g_free(users->pdata[j]);
@@ -664,9 +667,12 @@ lg_sync_message(lg_store *st, const lg_config *cfg, lg_raw *raw, const lg_messag
 	gboolean ok = TRUE;
 	for (guint i = 0; ok && i < users->len; i++)
 		ok = sync_user(&c, users->pdata[i], error);
-	ok = ok && lg_store_commit(st, error);
+	ok = ok && (nested ? lg_store_release(st, "lg_sync", error) : lg_store_commit(st, error));
 	if (!ok) {
-		lg_store_rollback(st);
+		if (nested)
+			lg_store_rollback_to(st, "lg_sync");
+		else
+			lg_store_rollback(st);
 		g_ptr_array_set_size(*outcomes_r, 0);
 	}
 

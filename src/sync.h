@@ -11,7 +11,9 @@
  *   internal, excluded, no_keyword), or for each counterpart address an
  *   Email Sent / Email Received activity on its lead (synced), on a lead
  *   captured for it (captured), or none (too_many_counterparts, no_lead).
- *   Everything it writes for one message is one store transaction.
+ *   Everything it writes for one message is one store transaction, or one
+ *   savepoint when the caller has a transaction open (to commit several
+ *   messages at once).
  *
  *   leadgate-milter calls it for both directions; leadgate-lmtpd is meant
  *   to call it with LG_SYNC_IN for a recipient that is a user's address.

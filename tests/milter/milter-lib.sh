@@ -46,10 +46,13 @@ reload() {
   done
   return 1
 }
+# evts: how many events wait in the spool folder (find, not a glob: the
+# writer removes files while they are counted)
+evts() { find "$SPOOL" -maxdepth 1 -name '*.evt' 2>/dev/null | wc -l; }
 # settled: every spooled event recorded (no .evt left), bounded
 settled() {
   for _ in $(seq 200); do
-    ls "$SPOOL"/*.evt >/dev/null 2>&1 || return 0
+    [ "$(evts)" -eq 0 ] && return 0
     sleep 0.05
   done
   return 1

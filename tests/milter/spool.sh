@@ -36,7 +36,6 @@ PY
   return 1
 }
 unlock_store() { touch "$T/release"; wait "$LOCKPID"; }
-evts() { ls "$SPOOL"/*.evt 2>/dev/null | wc -l; }
 # send without waiting for the writer
 send_now() {
   MT_SOCK="unix:$SOCK" MT_MSG="$T/msg/$1" MT_FROM="$2" MT_RCPTS="$3" MT_AUTH="${4:-}" \
@@ -76,6 +75,18 @@ check "the lock goes" unlock_store
 check "the writer records it once the store is free" settled
 is "$(synclog s2@example.com)" "synced::anna@customer.example" "recorded once the lock went"
 
+# -- many events waiting: recorded in batches (64 per commit), each once
+check "the store is locked for a burst" lock_store
+for i in $(seq 70); do
+  msg "burst$i" "From: rep@example.com" "To: anna@customer.example" "Subject: burst $i" "Message-ID: <burst$i@example.com>" -- "x"
+  send_now "burst$i" rep@example.com anna@customer.example rep@example.com >/dev/null
+done
+is "$(evts)" "70" "70 events wait for the store"
+check "the lock goes" unlock_store
+check "the burst is recorded" settled
+is "$(sqlq "select count(*) from activities where ident like 'burst%'")/$(sqlq "select count(distinct ident) from sync_log where ident like 'burst%'")" \
+   "70/70" "70 activities and 70 log rows, one each"
+
 # -- a missing database
 mkdir "$T/away"
 mv "$T"/lg.db* "$T/away/"
@@ -87,7 +98,7 @@ check "no database was made in its place" test ! -e "$T/lg.db"
 mv "$T"/away/lg.db* "$T/"
 check "the database is back: recorded" settled
 is "$(synclog s3@example.com)" "synced::anna@customer.example" "recorded once the database was back"
-is "$(sqlq "select count(*) from activities")" "3" "three activities in all"
+is "$(sqlq "select count(*) from activities where ident not like 'burst%'")" "3" "three activities besides the burst"
 
 # -- a big message goes to disk, not memory, and is logged whole
 head -c 6000000 /dev/urandom | base64 -w 76 > "$T/big.b64"
