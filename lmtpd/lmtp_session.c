@@ -487,8 +487,8 @@ rcpt_lookup_run(gpointer data)
 
 	if (lg_fault_injected("rcpt-stall")) {
 		/* test hook: a look-up as slow as one on a busy database */
-		lmtpd_info(s->sid, "rcpt <%s>: look-up stalls for 2 s (rcpt-stall)", q->addr);
-		g_usleep(2 * G_USEC_PER_SEC);
+		lmtpd_info(s->sid, "rcpt <%s>: look-up stalls for 3 s (rcpt-stall)", q->addr);
+		g_usleep(3 * G_USEC_PER_SEC);
 	}
 	if (s->st == NULL)
 		s->st = lg_store_open(lmtpd.db_path, 0, q->cfg->busy_timeout_ms, &q->error);
