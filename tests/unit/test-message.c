@@ -78,17 +78,17 @@ test_dsn_repeated_folded(void)
 /* Many unterminated encoded words: GMime's loose decoder and the warning
  * callback each went over the rest of the header once per word (time
  * quadratic in the header's size). The time bound here is coarse, met only
- * by a linear parse (tests/mail/hostile.sh ingests 2 MB under a timeout). */
+ * by a linear parse (tests/mail/hostile.sh ingests 2 MB under a timeout). Here: 3 MB. */
 static void
 test_unterminated_words(void)
 {
 	static const char *const words[] = { "=?utf-8?q?abc ", "=?a?q?x", "=?utf-8?b?QUJD" };
 	for (guint w = 0; w < G_N_ELEMENTS(words); w++) {
 		GString *s = g_string_new("From: =?utf-8?q?A?= ");
-		for (guint i = 0; s->len < 400 * 1024; i++)
+		for (guint i = 0; s->len < 1024 * 1024; i++)
 			g_string_append(s, words[w]);
 		g_string_append(s, "<a@x.example>\nSubject: ");
-		for (guint i = 0; s->len < 800 * 1024; i++)
+		for (guint i = 0; s->len < 3 * 1024 * 1024; i++)
 			g_string_append(s, words[w]);
 		g_string_append(s, "\n\nbody\n");
 		gint64 t0 = g_get_monotonic_time();
@@ -96,7 +96,7 @@ test_unterminated_words(void)
 		gint64 us = g_get_monotonic_time() - t0;
 		g_assert_nonnull(m->subject);
 		g_assert_true(g_str_has_prefix(m->subject, words[w]));
-		g_assert_cmpint(us, <, 5 * G_USEC_PER_SEC);
+		g_assert_cmpint(us, <, 20 * G_USEC_PER_SEC);
 		g_string_free(s, TRUE);
 	}
 }
@@ -319,7 +319,7 @@ test_html_hostile(void)
 	g_autofree char *got2 = lg_html_to_text(b->str, (gssize) b->len);
 	g_assert_cmpstr(got2, ==, "bold");
 	g_string_free(b, TRUE);
-	g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 20 * G_USEC_PER_SEC);
 }
 
 int
