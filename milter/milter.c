@@ -79,14 +79,14 @@
 
 static char *opt_config;
 static char *opt_database;
-static char *opt_listen;
+static char **opt_listen;
 static gboolean opt_syslog;
 static gboolean opt_check;
 
 static const GOptionEntry options[] = {
 	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config, "Config file (default: built-in defaults)", "FILE" },
 	{ "database", 'd', 0, G_OPTION_ARG_FILENAME, &opt_database, "Database (overrides [store] database)", "FILE" },
-	{ "listen", 'l', 0, G_OPTION_ARG_STRING, &opt_listen,
+	{ "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &opt_listen,
 	  "Listen on ADDR: inet:PORT@HOST, inet6:PORT@HOST, unix:/path, 127.0.0.1:8891 or [::1]:8891 "
 	  "(overrides [milter] listen)", "ADDR" },
 	{ "syslog", 0, 0, G_OPTION_ARG_NONE, &opt_syslog, "Log to syslog instead of stderr", NULL },
@@ -883,9 +883,14 @@ main(int argc, char **argv)
 		openlog("leadgate-milter", LOG_PID | LOG_NDELAY, facility(cfg->syslog_facility));
 		log_syslog = TRUE;
 	}
-	const char *listen = opt_listen ? opt_listen : (cfg->milter_listen && cfg->milter_listen[0] ? cfg->milter_listen[0] : NULL);
-	if (!opt_listen && cfg->milter_listen && cfg->milter_listen[0] && cfg->milter_listen[1])
-		mlog(LOG_WARNING, "[milter] listen names several sockets; libmilter serves one: %s", listen);
+	/* libmilter serves one socket: a second one is refused, not ignored */
+	char **addrs = opt_listen ? opt_listen : cfg->milter_listen;
+	if (addrs != NULL && addrs[0] != NULL && addrs[1] != NULL) {
+		mlog(LOG_ERR, "%s names several sockets; leadgate-milter (libmilter) listens on one",
+		     opt_listen ? "--listen" : "[milter] listen");
+		return EX_CONFIG;
+	}
+	const char *listen = addrs ? addrs[0] : NULL;
 	g_autofree char *conn = listen ? milter_conn(listen) : NULL;
 	if (conn == NULL) {
 		mlog(LOG_ERR, "cannot listen on \"%s\": use inet:PORT@HOST, inet6:PORT@HOST, unix:/path or HOST:PORT",
@@ -974,6 +979,7 @@ main(int argc, char **argv)
 	lg_config_unref(cfg_current);
 	g_free(db_path);
 	g_free(spool_dir);
+	g_strfreev(opt_listen);
 	mlog(LOG_INFO, "stopped");
 	return status;
 }

@@ -65,7 +65,8 @@ CREATE TABLE sync_log (
 	counterpart TEXT NOT NULL DEFAULT '',     -- '' for an outcome of the whole message
 	outcome     TEXT NOT NULL CHECK (outcome IN ('synced', 'captured', 'skipped')),
 	reason      TEXT CHECK (reason IS NULL OR reason IN ('sync_off', 'removed', 'role_not_allowed',
-	                'automated', 'internal', 'excluded', 'no_keyword', 'too_many_counterparts', 'no_lead')),
+	                'automated', 'internal', 'excluded', 'no_keyword', 'too_many_counterparts', 'no_lead',
+	                'spam')),
 	lead_id     INTEGER REFERENCES leads (id) ON DELETE SET NULL,
 	activity_id INTEGER REFERENCES activities (id) ON DELETE SET NULL,
 	source      TEXT NOT NULL CHECK (source IN ('milter', 'lmtpd', 'cli')),

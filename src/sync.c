@@ -25,7 +25,8 @@
  *   Otherwise each counterpart (a participant other than the user outside
  *   the internal domains; every other participant when all are internal and
  *   skip_internal is off) gets an activity on its lead, or on a lead
- *   captured for it, or a skipped row (no_lead, too_many_counterparts).
+ *   captured for it, or a skipped row (no_lead, too_many_counterparts, spam:
+ *   never a new lead for an address or domain on the spam list).
  *
  *   The kill switch and a disabled direction come first and leave nothing,
  *   as does mail in which no participant is a user.
@@ -515,6 +516,16 @@ sync_user(sync_ctx *c, const lg_sync_user *u, GError **error)
 		}
 		if ((p->fields & capture_mask) == 0) {
 			if (!log_row(c, u, "skipped", "no_lead", p->email, 0, 0, error))
+				return FALSE;
+			continue;
+		}
+		/* a spam sender's leads are hidden, so none was found: it must
+		 * not come back as a new, visible one */
+		g_autofree char *spam = NULL;
+		if (!lg_store_spam_match(c->st, p->email, &spam, error))
+			return FALSE;
+		if (spam != NULL) {
+			if (!log_row(c, u, "skipped", "spam", p->email, 0, 0, error))
 				return FALSE;
 			continue;
 		}

@@ -10,7 +10,8 @@
  *   with its reason (sync_off, removed, role_not_allowed, automated,
  *   internal, excluded, no_keyword), or for each counterpart address an
  *   Email Sent / Email Received activity on its lead (synced), on a lead
- *   captured for it (captured), or none (too_many_counterparts, no_lead).
+ *   captured for it (captured), or none (too_many_counterparts, no_lead,
+ *   spam).
  *   Everything it writes for one message is one store transaction, or one
  *   savepoint when the caller has a transaction open (to commit several
  *   messages at once).

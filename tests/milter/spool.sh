@@ -131,6 +131,9 @@ like "$(cat "$T/second.log")" "error: cannot listen on unix:$SOCK" "... with an 
 "$MILTER" -c "$T/m.conf" --listen "nonsense" 2>"$T/third.log"; rc=$?
 is "$rc" "78" "an address of no known form: exit 78"
 like "$(cat "$T/third.log")" 'error: cannot listen on "nonsense"' "... with an error"
+"$MILTER" -c "$T/m.conf" --listen "unix:$T/a.sock" --listen "unix:$T/b.sock" 2>"$T/fourth.log"; rc=$?
+is "$rc" "78" "two --listen: exit 78 (libmilter serves one socket)"
+like "$(cat "$T/fourth.log")" 'error: --listen names several sockets' "... with an error"
 check "the first milter still answers" send s1 rep@example.com anna@customer.example rep@example.com
 
 check "SIGTERM: clean exit" stop_milter

@@ -148,6 +148,13 @@ is "$(sqlq "select status, hidden, source, decided_by, sender_email from v_leads
 is "$(sqlq "select count(*) from v_activities a join v_leads l on l.id = a.lead_id where l.sender_email = 'bcc1@prospect.example'")" "1" \
    "the captured lead has its activity"
 
+# -- never a lead captured for an address on the spam list
+lg spam add junk.example >/dev/null
+msg c2 "From: rep@example.com" "To: buyer@junk.example" "Subject: re" "Message-ID: <c2@example.com>" -- "x"
+sent_ok c2 rep@example.com "bcc2@junk.example" rep@example.com
+is "$(synclog c2@example.com)" "skipped:spam:bcc2@junk.example skipped:no_lead:buyer@junk.example" "a spam domain in Bcc: skipped as spam, no lead"
+is "$(sqlq "select count(*) from leads where sender_email like '%@junk.example'")" "0" "no lead for the spam domain"
+
 # -- activity fields off and on; attachment types
 MIME=("MIME-Version: 1.0" "Content-Type: multipart/mixed; boundary=\"b1\"")
 PARTS=("--b1" "Content-Type: text/plain" "" "Body text here." "--b1" "Content-Type: application/pdf; name=\"offer.pdf\""
