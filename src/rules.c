@@ -46,6 +46,20 @@ lg_rules_count(const lg_rules *rules)
 	return rules ? rules->files->len : 0;
 }
 
+guint
+lg_rules_rule_count(const lg_rules *rules)
+{
+	guint n = 0;
+	for (guint f = 0; rules && f < rules->files->len; f++) {
+		const rules_file *file = g_ptr_array_index(rules->files, f);
+		for (guint c = 0; c < file->cmds->len; c++) {
+			const rules_cmd *cmd = g_ptr_array_index(file->cmds, c);
+			n += cmd->kind == C_IF ? cmd->branches->len : 1;
+		}
+	}
+	return n;
+}
+
 static gint
 compare_names(gconstpointer a, gconstpointer b)
 {

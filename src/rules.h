@@ -61,6 +61,9 @@ void lg_rules_free(lg_rules *rules);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_rules, lg_rules_free)
 
 guint lg_rules_count(const lg_rules *rules);   /* number of files loaded */
+/* number of rules, for `leadgate rules check`: each branch (if, elsif,
+ * else) of a top-level if, and each action outside any if */
+guint lg_rules_rule_count(const lg_rules *rules);
 
 void lg_rules_eval(const lg_rules *rules, const lg_message *msg,
                    const lg_envelope *env, const char *rcpt, lg_rule_result *out);

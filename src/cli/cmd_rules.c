@@ -11,7 +11,8 @@
  *   one file; default: [rules] directory of the config) as the daemons
  *   would load them. Every error goes to stderr as
  *   "file:line:column: error: message"; the exit status is 1 on any error.
- *   When all is well it says what it checked ("rules: 4 rule files: ok"),
+ *   When all is well it says what it checked ("rules: 4 rule files, 11
+ *   rules: ok"),
  *   so that an empty or mistyped directory is not taken for a good one. A
  *   PATH that does not exist is an error (66), although the daemons take a
  *   missing directory for an empty set. With --json: one object with the
@@ -164,8 +165,8 @@ rules_check(lg_cli *cli, int argc, char **argv)
 	if (!cli->json) {
 		if (rules == NULL)
 			return rules_load_report(err);
-		guint n = lg_rules_count(rules);
-		printf("%s: %u rule file%s: ok\n", path, n, n == 1 ? "" : "s");
+		guint n = lg_rules_count(rules), r = lg_rules_rule_count(rules);
+		printf("%s: %u rule file%s, %u rule%s: ok\n", path, n, n == 1 ? "" : "s", r, r == 1 ? "" : "s");
 		return LG_EX_OK;
 	}
 	g_autoptr(GPtrArray) files = rule_files(path);
@@ -176,7 +177,12 @@ rules_check(lg_cli *cli, int argc, char **argv)
 		g_string_append(out, i ? ", " : "");
 		cli_json_string(out, files->pdata[i]);
 	}
-	g_string_append_printf(out, "], \"ok\": %s, \"diagnostics\": [", rules ? "true" : "false");
+	g_string_append(out, "], \"rules\": ");
+	if (rules)
+		g_string_append_printf(out, "%u", lg_rules_rule_count(rules));
+	else
+		g_string_append(out, "null");
+	g_string_append_printf(out, ", \"ok\": %s, \"diagnostics\": [", rules ? "true" : "false");
 	if (rules == NULL) {
 		g_auto(GStrv) lines = g_strsplit(err->message, "\n", -1);
 		guint k = 0;

@@ -36,7 +36,7 @@ like "$(grep '^directory' "$conf")" "^directory = $sysconfdir/leadgate/rules\$" 
 is "$(ls "$D$sysconfdir/leadgate/rules" | tr '\n' ' ')" "10-newsletters.sieve 20-vendors.sieve 30-priority.sieve 40-webform.sieve " "the example rules in sysconfdir/leadgate/rules"
 run_conf() { "$D$bindir/leadgate" -c "$conf" config check; }
 like "$(run_conf 2>&1)" "leadgate.conf: ok" "the installed leadgate reads the installed config"
-like "$("$D$bindir/leadgate" rules check "$D$sysconfdir/leadgate/rules")" "4 rule files: ok" "the installed rules compile"
+like "$("$D$bindir/leadgate" rules check "$D$sysconfdir/leadgate/rules")" "4 rule files, 7 rules: ok" "the installed rules compile"
 
 # the admin's changes survive a new install and an uninstall
 echo "# local change" >> "$conf"

@@ -17,11 +17,11 @@ run() {
 # -- rules check ------------------------------------------------------------
 run lg rules check
 is "$rc" 0 "check: an empty rules directory is fine"
-is "$out$err" "$T/rules: 0 rule files: ok" "check: says what it checked when all is well"
+is "$out$err" "$T/rules: 0 rule files, 0 rules: ok" "check: says what it checked when all is well"
 
 run lg rules check "$top_srcdir/rules"
 is "$rc" 0 "check: the shipped examples compile"
-is "$out$err" "$top_srcdir/rules: 4 rule files: ok" "check: the shipped examples give no diagnostics"
+is "$out$err" "$top_srcdir/rules: 4 rule files, 7 rules: ok" "check: the shipped examples give no diagnostics"
 
 mkdir -p "$T/bad"
 cat > "$T/bad/10-bad.sieve" <<'SIEVE'
