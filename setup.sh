@@ -24,9 +24,13 @@ DEPS="build-essential autoconf automake pkg-config libglib2.0-dev libglib2.0-dev
 libgmime-3.0-dev libsqlite3-dev sqlite3 libpcre2-dev libcurl4-openssl-dev libssl-dev libmilter-dev
 libspf2-dev libxml2-dev swaks postfix miltertest python3 openssl util-linux procps"
 
-install_deps() {
+# `run` also needs man-db, so that `man leadgate` works after it (a
+# minimal Debian has no man command); `test` does not.
+RUN_DEPS="man-db"
+
+install_deps() {  # install_deps [EXTRA-PACKAGE...]: $DEPS and these
   local missing=()
-  for p in $DEPS; do
+  for p in $DEPS "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -84,7 +88,7 @@ run)
     echo "setup: stop it, or choose another address: bash setup.sh run --listen 127.0.0.1:2525 (or LEADGATE_LISTEN=127.0.0.1:2525)" >&2
     exit 69   # EX_UNAVAILABLE
   fi
-  install_deps
+  install_deps $RUN_DEPS
   build build --enable-werror
   # (an existing config or rule file that was changed is left as it is;
   # make install says so, and that line is shown)
