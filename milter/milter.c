@@ -14,17 +14,25 @@
  *   errors included: the filter registers no modification flags and never
  *   rejects, delays or alters mail (SPEC §5).
  *
- *   Each message becomes an event in [milter] spool_dir: NAME.msg holds the
- *   bytes (at most spool_mem_limit of them in memory while they arrive, the
- *   rest written straight to the file, which is created O_EXCL, mode 0600),
- *   and NAME.evt, written last and renamed into place, the envelope, the
- *   SASL login and the direction. The writer records events in name order
- *   and removes them once committed. While the store is locked, read-only
- *   or missing they stay, and the writer tries again with a growing pause
- *   (half a second to ten); a restart records what was left. A replay never
- *   doubles anything: activities and sync-log rows are unique in the schema.
- *   An event that can never be recorded (an empty message) is renamed
- *   NAME.bad and left for the admin.
+ *   Each message becomes an event: its bytes (at most spool_mem_limit of
+ *   them in memory while they arrive, the rest written straight to
+ *   NAME.msg in [milter] spool_dir, created O_EXCL, mode 0600) and its
+ *   envelope, SASL login and direction. End of message hands it to the
+ *   writer thread through a queue and answers at once; the writer records
+ *   up to 64 events per commit. While the store is locked, read-only or
+ *   missing, when the writer is more than 256 events behind, and at exit,
+ *   events go to the spool folder (NAME.msg, then NAME.evt renamed into
+ *   place) and are recorded from there, in arrival order, once the store
+ *   is back (the store is tried again after a growing pause, half a second
+ *   to ten); a restart records what was left. A replay never doubles
+ *   anything: activities and sync-log rows are unique in the schema. An
+ *   event that can never be recorded (an empty message) is kept as
+ *   NAME.bad and logged as an error. Only a crash loses the events still
+ *   queued in memory, never mail.
+ *
+ *   The protocol is negotiated down to what is used: no answer is awaited
+ *   for HELO, MAIL, RCPT, headers and body chunks (SMFIP_NR_*), only for
+ *   the connection and the end of message, which is always "continue".
  *
  *   Direction: outbound when the session authenticated ({auth_authen}) or
  *   its {daemon_name} is listed in [milter] outbound_daemons; otherwise
@@ -131,7 +139,7 @@ static GMutex cfg_lock;
 static lg_config *cfg_current;   /* swapped whole on reload */
 static char *db_path;
 static char *spool_dir;
-static GAsyncQueue *wake_q;      /* a push wakes the writer */
+static GAsyncQueue *wake_q;      /* events (event*) for the writer, or &wake_token */
 static gint writer_stop;
 static gint event_seq;
 static GMutex users_lock;
@@ -146,10 +154,170 @@ cfg_get(void)
 	return c;
 }
 
+static char wake_token;           /* pushed to wake the writer with no event */
+
 static void
 writer_wake(void)
 {
-	g_async_queue_push(wake_q, GINT_TO_POINTER(1));
+	g_async_queue_push(wake_q, &wake_token);
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+/* One message seen, with what the MTA said about it. While the store takes
+ * events it lives in memory only (a message past spool_mem_limit already
+ * in its NAME.msg); it is written to the spool folder (NAME.msg, then
+ * NAME.evt renamed into place) when the store is unavailable, when the
+ * writer lags behind, and at exit if it could not be recorded. */
+typedef struct {
+	char *base;          /* spool path without suffix once it has files; else NULL */
+	GByteArray *data;    /* the message while in memory; NULL when in base.msg */
+	gboolean out;
+	char *sender, *login, *queue_id, *daemon, *client_addr, *client_name, *helo;
+	GPtrArray *rcpts;    /* char* */
+} event;
+
+/* Events queued past this are spooled by the callback itself: memory
+ * stays bounded however far behind the writer is. */
+#define QUEUE_MAX 256
+
+static void
+event_free(event *e)
+{
+	if (e == NULL)
+		return;
+	g_free(e->base);
+	if (e->data)
+		g_byte_array_unref(e->data);
+	g_free(e->sender);
+	g_free(e->login);
+	g_free(e->queue_id);
+	g_free(e->daemon);
+	g_free(e->client_addr);
+	g_free(e->client_name);
+	g_free(e->helo);
+	if (e->rcpts)
+		g_ptr_array_unref(e->rcpts);
+	g_free(e);
+}
+
+static char *
+spool_base_new(void)
+{
+	return g_strdup_printf("%s/%016" G_GINT64_MODIFIER "x-%d-%08x", spool_dir, g_get_real_time(),
+	                       (int) getpid(), (unsigned) g_atomic_int_add(&event_seq, 1));
+}
+
+static gboolean
+write_all(int fd, const guint8 *p, gsize n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return FALSE;
+		p += w;
+		n -= (gsize) w;
+	}
+	return TRUE;
+}
+
+/* The message file of an event held in memory: O_EXCL so that nothing
+ * else's file is ever written through, mode 0600 since it holds someone's
+ * mail. */
+static gboolean
+event_write_msg(event *e)
+{
+	if (e->data == NULL)
+		return TRUE;
+	g_autofree char *base = spool_base_new();
+	g_autofree char *m = g_strconcat(base, ".msg", NULL);
+	int fd = open(m, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mlog(LOG_WARNING, "spool %s: %s", m, g_strerror(errno));
+		return FALSE;
+	}
+	gboolean ok = write_all(fd, e->data->data, e->data->len);
+	if (close(fd) != 0 || !ok) {
+		mlog(LOG_WARNING, "spool %s: %s", m, g_strerror(errno));
+		g_unlink(m);
+		return FALSE;
+	}
+	g_clear_pointer(&e->data, g_byte_array_unref);
+	e->base = g_steal_pointer(&base);
+	return TRUE;
+}
+
+static void
+kf_set(GKeyFile *kf, const char *key, const char *v)
+{
+	if (v != NULL)
+		g_key_file_set_string(kf, "event", key, v);
+}
+
+/* Writes the event to the spool folder: its message, then its envelope
+ * file, renamed into place last, so that the writer only ever reads
+ * complete events. FALSE (logged) when the folder does not take it. */
+static gboolean
+event_spool(event *e)
+{
+	if (!event_write_msg(e))
+		return FALSE;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	kf_set(kf, "direction", e->out ? "out" : "in");
+	kf_set(kf, "sender", e->sender);
+	g_key_file_set_string_list(kf, "event", "recipients", (const char *const *) e->rcpts->pdata, e->rcpts->len);
+	kf_set(kf, "login", e->login);
+	kf_set(kf, "queue_id", e->queue_id);
+	kf_set(kf, "daemon", e->daemon);
+	kf_set(kf, "client_addr", e->client_addr);
+	kf_set(kf, "client_name", e->client_name);
+	kf_set(kf, "helo", e->helo);
+	gsize len = 0;
+	g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
+	g_autofree char *tmp = g_strconcat(e->base, ".evt.tmp", NULL);
+	g_autofree char *evt = g_strconcat(e->base, ".evt", NULL);
+	g_autoptr(GError) err = NULL;
+	if (!g_file_set_contents_full(tmp, data, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, &err)) {
+		mlog(LOG_WARNING, "spool: %s", err->message);
+		return FALSE;
+	}
+	if (g_rename(tmp, evt) != 0) {
+		mlog(LOG_WARNING, "spool rename %s: %s", evt, g_strerror(errno));
+		g_unlink(tmp);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* An event read back from its NAME.evt; NULL (logged) when unreadable. */
+static event *
+event_load(const char *base)
+{
+	g_autofree char *evt = g_strconcat(base, ".evt", NULL);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) err = NULL;
+	if (!g_key_file_load_from_file(kf, evt, G_KEY_FILE_NONE, &err)) {
+		mlog(LOG_ERR, "event %s: %s", evt, err->message);
+		return NULL;
+	}
+	event *e = g_new0(event, 1);
+	e->base = g_strdup(base);
+	g_autofree char *dir = g_key_file_get_string(kf, "event", "direction", NULL);
+	e->out = g_strcmp0(dir, "out") == 0;
+	e->sender = g_key_file_get_string(kf, "event", "sender", NULL);
+	e->login = g_key_file_get_string(kf, "event", "login", NULL);
+	e->queue_id = g_key_file_get_string(kf, "event", "queue_id", NULL);
+	e->daemon = g_key_file_get_string(kf, "event", "daemon", NULL);
+	e->client_addr = g_key_file_get_string(kf, "event", "client_addr", NULL);
+	e->client_name = g_key_file_get_string(kf, "event", "client_name", NULL);
+	e->helo = g_key_file_get_string(kf, "event", "helo", NULL);
+	e->rcpts = g_ptr_array_new_with_free_func(g_free);
+	g_auto(GStrv) rcpts = g_key_file_get_string_list(kf, "event", "recipients", NULL, NULL);
+	for (char **r = rcpts; r && *r; r++)
+		g_ptr_array_add(e->rcpts, g_strdup(*r));
+	return e;
 }
 
 /* ---- the callbacks --------------------------------------------------------- */
@@ -163,6 +331,7 @@ typedef struct {
 	gboolean skip;            /* sync is off for this direction: collect nothing */
 	gboolean broken;          /* a spool write failed: the event is dropped */
 	gboolean in_data;         /* headers have begun */
+	unsigned long pflags;     /* protocol steps negotiated (SMFIP_*) */
 	gboolean outbound;
 	char *sender, *login;
 	GPtrArray *rcpts;
@@ -171,6 +340,14 @@ typedef struct {
 	char *base;               /* spool path without .msg/.evt */
 	gsize size;
 } mconn;
+
+/* The answer of a callback: none at all for a step the MTA agreed not to
+ * wait for (SMFIP_NR_*), continue otherwise. Either way the mail goes on. */
+static sfsistat
+go_on(const mconn *c, unsigned long no_reply_flag)
+{
+	return c != NULL && (c->pflags & no_reply_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
 
 static void
 msg_reset(mconn *c)
@@ -219,21 +396,6 @@ conn_free(mconn *c)
 	g_free(c);
 }
 
-static gboolean
-write_all(int fd, const guint8 *p, gsize n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return FALSE;
-		p += w;
-		n -= (gsize) w;
-	}
-	return TRUE;
-}
-
 static void
 broken(mconn *c, const char *what)
 {
@@ -250,8 +412,7 @@ broken(mconn *c, const char *what)
 static gboolean
 spool_open(mconn *c)
 {
-	c->base = g_strdup_printf("%s/%016" G_GINT64_MODIFIER "x-%d-%08x", spool_dir, g_get_real_time(),
-	                          (int) getpid(), (unsigned) g_atomic_int_add(&event_seq, 1));
+	c->base = spool_base_new();
 	g_autofree char *m = g_strconcat(c->base, ".msg", NULL);
 	c->fd = open(m, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (c->fd < 0) {
@@ -292,6 +453,30 @@ macro(SMFICTX *ctx, const char *name)
 	return v != NULL && *v != '\0' ? g_strdup(v) : NULL;
 }
 
+/* Fewer round trips on the MTA's side: it need not wait for an answer to
+ * HELO, MAIL, RCPT, a header, the end of headers or a body chunk (the
+ * answer is always "continue"), and skips the steps not used here. Header
+ * values come with their leading space, so the message is rebuilt as it
+ * was written. */
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+             unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	(void) f2;
+	(void) f3;
+	mconn *c = conn_of(ctx);
+	unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	if (c != NULL)
+		want |= SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
+		        SMFIP_HDR_LEADSPC;
+	*pf0 = f0 & 0;               /* no modification actions */
+	*pf1 = f1 & want;
+	*pf2 = *pf3 = 0;
+	if (c != NULL)
+		c->pflags = *pf1;
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 {
@@ -318,7 +503,7 @@ cb_helo(SMFICTX *ctx, char *helo)
 		g_free(c->helo);
 		c->helo = g_strdup(helo);
 	}
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_HELO);
 }
 
 static char *
@@ -338,7 +523,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 {
 	mconn *c = conn_of(ctx);
 	if (c == NULL)
-		return SMFIS_CONTINUE;
+		return SMFIS_CONTINUE;   /* (no NR_MAIL was negotiated without a connection state) */
 	msg_reset(c);
 	c->cfg = cfg_get();
 	c->active = TRUE;
@@ -355,7 +540,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	              (c->daemon != NULL && g_strv_contains((const char *const *) c->cfg->outbound_daemons, c->daemon));
 	const lg_sync_dir_config *dc = c->outbound ? &c->cfg->sync_out : &c->cfg->sync_in;
 	c->skip = !c->cfg->sync_enabled || !dc->enabled;
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_MAIL);
 }
 
 static sfsistat
@@ -370,7 +555,7 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 		else
 			g_free(n);
 	}
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_RCPT);
 }
 
 /* At the first header every recipient is known: inbound mail for no
@@ -397,12 +582,16 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 		data_begins(c);
 	if (c != NULL && name != NULL) {
 		collect(c, name, strlen(name));
-		collect(c, ": ", 2);
+		/* with SMFIP_HDR_LEADSPC the value keeps the blank after the colon */
+		if (c->pflags & SMFIP_HDR_LEADSPC)
+			collect(c, ":", 1);
+		else
+			collect(c, ": ", 2);
 		if (value != NULL)
 			collect(c, value, strlen(value));
 		collect(c, "\r\n", 2);
 	}
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_HDR);
 }
 
 static sfsistat
@@ -413,7 +602,7 @@ cb_eoh(SMFICTX *ctx)
 		data_begins(c);
 	if (c != NULL)
 		collect(c, "\r\n", 2);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_EOH);
 }
 
 static sfsistat
@@ -422,49 +611,53 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	mconn *c = conn_of(ctx);
 	if (c != NULL && chunk != NULL)
 		collect(c, chunk, len);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_BODY);
 }
 
-/* The event's envelope file, renamed into place last: the writer only
- * ever sees complete events. */
-static gboolean
-write_event(mconn *c, const char *queue_id)
+/* How long end of message takes here (the only callback that writes a
+ * file): log2 buckets of microseconds, counted without a lock, reported
+ * at exit (the bench reads the p99). */
+static gint eom_hist[32];
+
+static void
+eom_note(gint64 t0)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_key_file_set_string(kf, "event", "direction", c->outbound ? "out" : "in");
-	g_key_file_set_string(kf, "event", "sender", c->sender);
-	g_key_file_set_string_list(kf, "event", "recipients", (const char *const *) c->rcpts->pdata, c->rcpts->len);
-	if (c->login)
-		g_key_file_set_string(kf, "event", "login", c->login);
-	if (queue_id)
-		g_key_file_set_string(kf, "event", "queue_id", queue_id);
-	if (c->daemon)
-		g_key_file_set_string(kf, "event", "daemon", c->daemon);
-	if (c->client_addr)
-		g_key_file_set_string(kf, "event", "client_addr", c->client_addr);
-	if (c->client_name)
-		g_key_file_set_string(kf, "event", "client_name", c->client_name);
-	if (c->helo)
-		g_key_file_set_string(kf, "event", "helo", c->helo);
-	gsize len = 0;
-	g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
-	g_autofree char *tmp = g_strconcat(c->base, ".evt.tmp", NULL);
-	g_autofree char *evt = g_strconcat(c->base, ".evt", NULL);
-	g_autoptr(GError) err = NULL;
-	if (!g_file_set_contents_full(tmp, data, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, &err)) {
-		mlog(LOG_WARNING, "spool: %s: this message is not synced", err->message);
-		return FALSE;
-	}
-	if (g_rename(tmp, evt) != 0) {
-		mlog(LOG_WARNING, "spool rename %s: %s: this message is not synced", evt, g_strerror(errno));
-		g_unlink(tmp);
-		return FALSE;
-	}
-	return TRUE;
+	gint64 us = g_get_monotonic_time() - t0;
+	guint b = 0;
+	while (b < 31 && (G_GINT64_CONSTANT(1) << b) <= us)
+		b++;
+	g_atomic_int_inc(&eom_hist[b]);
 }
+
+/* The upper bound (us) of the bucket holding quantile @q. */
+static gint64
+eom_quantile(double q, gint64 *n_r)
+{
+	gint64 n = 0, seen = 0;
+	for (guint b = 0; b < 32; b++)
+		n += g_atomic_int_get(&eom_hist[b]);
+	*n_r = n;
+	for (guint b = 0; b < 32; b++) {
+		seen += g_atomic_int_get(&eom_hist[b]);
+		if (n > 0 && (double) seen >= q * (double) n)
+			return G_GINT64_CONSTANT(1) << b;
+	}
+	return 0;
+}
+
+static sfsistat eom_work(SMFICTX *ctx);
 
 static sfsistat
 cb_eom(SMFICTX *ctx)
+{
+	gint64 t0 = g_get_monotonic_time();
+	sfsistat r = eom_work(ctx);
+	eom_note(t0);
+	return r;
+}
+
+static sfsistat
+eom_work(SMFICTX *ctx)
 {
 	mconn *c = conn_of(ctx);
 	if (c == NULL || !c->active)
@@ -473,15 +666,30 @@ cb_eom(SMFICTX *ctx)
 		msg_reset(c);
 		return SMFIS_CONTINUE;
 	}
-	if (c->fd < 0 && spool_open(c) && !write_all(c->fd, c->buf->data, c->buf->len))
-		broken(c, "write");
-	if (!c->broken && close(c->fd) != 0)
+	if (c->fd >= 0 && close(c->fd) != 0)
 		broken(c, "close");
 	c->fd = -1;
 	if (!c->broken) {
-		g_autofree char *qid = macro(ctx, "i");
-		if (write_event(c, qid)) {
-			g_clear_pointer(&c->base, g_free);   /* the writer owns the files now */
+		/* the event goes to the writer as it is: no file is written here
+		 * unless the writer is far behind */
+		event *e = g_new0(event, 1);
+		e->base = g_steal_pointer(&c->base);
+		e->data = e->base ? NULL : g_steal_pointer(&c->buf);
+		e->out = c->outbound;
+		e->sender = g_steal_pointer(&c->sender);
+		e->login = g_steal_pointer(&c->login);
+		e->rcpts = g_steal_pointer(&c->rcpts);
+		e->queue_id = macro(ctx, "i");
+		e->daemon = g_strdup(c->daemon);
+		e->client_addr = g_strdup(c->client_addr);
+		e->client_name = g_strdup(c->client_name);
+		e->helo = g_strdup(c->helo);
+		if (g_async_queue_length(wake_q) < QUEUE_MAX) {
+			g_async_queue_push(wake_q, e);
+		} else {
+			if (!event_spool(e))
+				mlog(LOG_WARNING, "queue=%s: this message is not synced", e->queue_id ? e->queue_id : "-");
+			event_free(e);
 			writer_wake();
 		}
 	}
@@ -523,6 +731,7 @@ static struct smfiDesc filter = {
 	.xxfi_eom = cb_eom,
 	.xxfi_abort = cb_abort,
 	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
 };
 
 /* ---- the writer ------------------------------------------------------------ */
@@ -573,63 +782,50 @@ store_ready(const lg_config *cfg)
 /* Runs one event through the filter inside the writer's open transaction;
  * its log lines go to @log, written once the batch is committed. */
 static ev_result
-record_event(const char *base, lg_config *cfg, GString *log, GError **later)
+record_event(event *e, lg_config *cfg, GString *log, GError **later)
 {
-	g_autofree char *evt = g_strconcat(base, ".evt", NULL);
-	g_autofree char *msgf = g_strconcat(base, ".msg", NULL);
-	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) err = NULL;
-	if (!g_key_file_load_from_file(kf, evt, G_KEY_FILE_NONE, &err)) {
-		mlog(LOG_ERR, "event %s: %s", evt, err->message);
-		return EV_BAD;
-	}
-	g_autofree char *dir = g_key_file_get_string(kf, "event", "direction", NULL);
-	g_autofree char *sender = g_key_file_get_string(kf, "event", "sender", NULL);
-	g_autofree char *login = g_key_file_get_string(kf, "event", "login", NULL);
-	g_autofree char *qid = g_key_file_get_string(kf, "event", "queue_id", NULL);
-	g_auto(GStrv) rcpts = g_key_file_get_string_list(kf, "event", "recipients", NULL, NULL);
-	g_autoptr(lg_envelope) env = lg_envelope_new(sender ? sender : "");
-	for (char **r = rcpts; r && *r; r++)
-		lg_envelope_add_rcpt(env, *r);
-	env->queue_id = g_strdup(qid);
-	env->client_addr = g_key_file_get_string(kf, "event", "client_addr", NULL);
-	env->client_name = g_key_file_get_string(kf, "event", "client_name", NULL);
-	env->client_helo = g_key_file_get_string(kf, "event", "helo", NULL);
+	g_autoptr(lg_envelope) env = lg_envelope_new(e->sender ? e->sender : "");
+	for (guint i = 0; e->rcpts && i < e->rcpts->len; i++)
+		lg_envelope_add_rcpt(env, e->rcpts->pdata[i]);
+	env->queue_id = g_strdup(e->queue_id);
+	env->client_addr = g_strdup(e->client_addr);
+	env->client_name = g_strdup(e->client_name);
+	env->client_helo = g_strdup(e->helo);
+	const char *qid = e->queue_id ? e->queue_id : "-";
 
-	g_autoptr(lg_raw) raw = lg_raw_new_from_file(msgf, spool_dir, &err);
+	g_autofree char *msgf = e->base ? g_strconcat(e->base, ".msg", NULL) : NULL;
+	g_autoptr(lg_raw) raw = e->data ? lg_raw_new_from_data(e->data->data, e->data->len)
+	                                : lg_raw_new_from_file(msgf, spool_dir, &err);
 	if (raw == NULL) {
-		mlog(LOG_ERR, "event %s: %s", msgf, err->message);
+		mlog(LOG_ERR, "queue=%s: %s", qid, err->message);
 		return EV_BAD;
 	}
 	lg_parse_options opts;
 	lg_sync_parse_options(cfg, &opts);
 	g_autoptr(lg_message) msg = lg_message_parse(raw, &opts, &err);
 	if (msg == NULL) {
-		mlog(LOG_ERR, "event %s: %s", msgf, err->message);
+		mlog(LOG_ERR, "queue=%s: %s", qid, err->message);
 		return EV_BAD;
 	}
-	lg_sync_input in = {
-		.direction = g_strcmp0(dir, "out") == 0 ? LG_SYNC_OUT : LG_SYNC_IN,
-		.login = login, .source = "milter",
-	};
+	lg_sync_input in = { .direction = e->out ? LG_SYNC_OUT : LG_SYNC_IN, .login = e->login, .source = "milter" };
 	g_autoptr(GPtrArray) outcomes = NULL;
 	if (!lg_sync_message(store, cfg, raw, msg, env, &in, &outcomes, &err)) {
 		if (lg_error_is_temporary(err)) {
 			g_propagate_error(later, g_steal_pointer(&err));
 			return EV_LATER;
 		}
-		mlog(LOG_ERR, "queue=%s msgid=<%s>: %s: kept as %s.bad", qid ? qid : "-",
-		     msg->message_id ? msg->message_id : "", err->message, base);
+		mlog(LOG_ERR, "queue=%s msgid=<%s>: %s", qid, msg->message_id ? msg->message_id : "", err->message);
 		return EV_BAD;
 	}
-	const char *d = in.direction == LG_SYNC_OUT ? "out" : "in";
+	const char *d = e->out ? "out" : "in";
 	if (outcomes->len == 0)
-		g_string_append_printf(log, "queue=%s msgid=<%s> dir=%s sender=<%s>: no user to sync\n", qid ? qid : "-",
+		g_string_append_printf(log, "queue=%s msgid=<%s> dir=%s sender=<%s>: no user to sync\n", qid,
 		                       msg->message_id ? msg->message_id : "", d, env->sender);
 	for (guint i = 0; i < outcomes->len; i++) {
 		lg_sync_outcome *o = outcomes->pdata[i];
 		g_string_append_printf(log, "queue=%s msgid=<%s> dir=%s user=<%s> %s%s%s counterpart=<%s> lead=%"
-		                       G_GINT64_FORMAT "%s\n", qid ? qid : "-", msg->message_id ? msg->message_id : "", d,
+		                       G_GINT64_FORMAT "%s\n", qid, msg->message_id ? msg->message_id : "", d,
 		                       o->user, o->outcome, o->reason ? " reason=" : "", o->reason ? o->reason : "",
 		                       o->counterpart, o->lead_id, o->recorded ? "" : " (recorded before)");
 	}
@@ -645,12 +841,16 @@ name_cmp(gconstpointer a, gconstpointer b)
 /* The files of an event the batch's commit made durable (or that can
  * never be recorded): removed, the message kept as NAME.bad for the latter. */
 static void
-event_done(const char *base, gboolean bad)
+event_done(event *e, gboolean bad)
 {
-	g_autofree char *evt = g_strconcat(base, ".evt", NULL);
-	g_autofree char *msgf = g_strconcat(base, ".msg", NULL);
+	if (bad && e->data != NULL && event_write_msg(e))
+		mlog(LOG_ERR, "queue=%s: kept as %s.bad", e->queue_id ? e->queue_id : "-", e->base);
+	if (e->base == NULL)
+		return;
+	g_autofree char *evt = g_strconcat(e->base, ".evt", NULL);
+	g_autofree char *msgf = g_strconcat(e->base, ".msg", NULL);
 	if (bad) {
-		g_autofree char *keep = g_strconcat(base, ".bad", NULL);
+		g_autofree char *keep = g_strconcat(e->base, ".bad", NULL);
 		g_rename(msgf, keep);
 	} else {
 		g_unlink(msgf);
@@ -673,27 +873,18 @@ log_lines(const GString *log)
  * one durable write for many messages, not one each. */
 #define BATCH 64
 
-/* Records every complete event in name (arrival) order, BATCH per
- * transaction; files go only after their commit. FALSE when the store is
- * unavailable and some are left (the whole unfinished batch: the
- * constraints make the part that was written before harmless to redo). */
+/* Records @events (event*) BATCH per transaction; their files go only
+ * after their commit. FALSE when the store is unavailable: the events of
+ * the unfinished batch and after it stay in @events, from @events->pdata
+ * [*done_r] on (what a failed batch wrote was rolled back; the schema's
+ * constraints would make it harmless to redo anyway). */
 static gboolean
-record_spool(void)
+record_events(GPtrArray *events, guint *done_r)
 {
-	g_autoptr(GDir) d = g_dir_open(spool_dir, 0, NULL);
-	if (d == NULL)
-		return TRUE;
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	const char *n;
-	while ((n = g_dir_read_name(d)) != NULL)
-		if (g_str_has_suffix(n, ".evt"))
-			g_ptr_array_add(names, g_strndup(n, strlen(n) - 4));
-	g_ptr_array_sort(names, name_cmp);
-	if (names->len == 0)
-		return TRUE;
 	g_autoptr(lg_config) cfg = cfg_get();
-	for (guint start = 0; start < names->len; start += BATCH) {
-		guint end = MIN(start + BATCH, names->len);
+	*done_r = 0;
+	for (guint start = 0; start < events->len; start += BATCH) {
+		guint end = MIN(start + BATCH, events->len);
 		g_autoptr(GError) err = NULL;
 		if (!store_ready(cfg))
 			return FALSE;
@@ -704,8 +895,7 @@ record_spool(void)
 		g_autoptr(GString) log = g_string_new(NULL);
 		g_autoptr(GArray) bad = g_array_sized_new(FALSE, TRUE, sizeof(gboolean), end - start);
 		for (guint i = start; i < end; i++) {
-			g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
-			ev_result r = record_event(base, cfg, log, &err);
+			ev_result r = record_event(events->pdata[i], cfg, log, &err);
 			if (r == EV_LATER) {
 				lg_store_rollback(store);
 				store_unavailable(err->message);
@@ -720,15 +910,69 @@ record_spool(void)
 			return FALSE;
 		}
 		if (store_down)
-			mlog(LOG_INFO, "store available again: recording spooled events");
+			mlog(LOG_INFO, "store available again: recording events");
 		store_down = FALSE;
 		log_lines(log);
-		for (guint i = start; i < end; i++) {
-			g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
-			event_done(base, g_array_index(bad, gboolean, i - start));
-		}
+		for (guint i = start; i < end; i++)
+			event_done(events->pdata[i], g_array_index(bad, gboolean, i - start));
+		*done_r = end;
 	}
 	return TRUE;
+}
+
+/* Records the spooled events in name (arrival) order; FALSE when the
+ * store is unavailable and some are left. */
+static gboolean
+record_spool(void)
+{
+	g_autoptr(GDir) d = g_dir_open(spool_dir, 0, NULL);
+	if (d == NULL)
+		return TRUE;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const char *n;
+	while ((n = g_dir_read_name(d)) != NULL)
+		if (g_str_has_suffix(n, ".evt"))
+			g_ptr_array_add(names, g_strndup(n, strlen(n) - 4));
+	if (names->len == 0)
+		return TRUE;
+	g_ptr_array_sort(names, name_cmp);
+	g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func((GDestroyNotify) event_free);
+	for (guint i = 0; i < names->len; i++) {
+		g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
+		event *e = event_load(base);
+		if (e != NULL) {
+			g_ptr_array_add(events, e);
+		} else {
+			g_autofree char *evt = g_strconcat(base, ".evt", NULL);
+			g_autofree char *keep = g_strconcat(base, ".evt.bad", NULL);
+			g_rename(evt, keep);
+		}
+	}
+	guint done = 0;
+	return record_events(events, &done);
+}
+
+/* Records the events that came through the queue; those the store cannot
+ * take now go to the spool folder (and are recorded from there later). */
+static void
+record_queued(GPtrArray *pending, gboolean store_ok)
+{
+	gpointer p;
+	while ((p = g_async_queue_try_pop(wake_q)) != NULL)
+		if (p != &wake_token)
+			g_ptr_array_add(pending, p);
+	if (pending->len == 0)
+		return;
+	guint done = 0;
+	if (!store_ok || !record_events(pending, &done)) {
+		for (guint i = done; i < pending->len; i++)
+			if (!event_spool(pending->pdata[i])) {
+				event *e = pending->pdata[i];
+				mlog(LOG_ERR, "queue=%s: neither recorded nor spooled: this message is not synced",
+				     e->queue_id ? e->queue_id : "-");
+			}
+	}
+	g_ptr_array_set_size(pending, 0);
 }
 
 #define USERS_REFRESH_US (2 * G_USEC_PER_SEC)
@@ -760,21 +1004,30 @@ writer_main(gpointer unused)
 	(void) unused;
 	guint64 pause_ms = 0;    /* 0: nothing waiting for the store */
 	gint64 users_at = 0;
+	g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func((GDestroyNotify) event_free);
+	gint64 next_try = 0;     /* during an outage: when to try the store again */
 	for (;;) {
 		gboolean stop = g_atomic_int_get(&writer_stop) != 0;
-		gboolean all = record_spool();
-		if (stop)
+		/* During an outage the store is tried again only when the pause is
+		 * over (and at exit): events arriving meanwhile go straight to the
+		 * spool folder instead of waiting for the busy timeout each. */
+		gboolean try_store = pause_ms == 0 || stop || g_get_monotonic_time() >= next_try;
+		gboolean all = try_store && record_spool();
+		record_queued(pending, all);
+		if (stop && g_async_queue_length(wake_q) <= 0)
 			break;
-		if (g_get_monotonic_time() - users_at >= USERS_REFRESH_US) {
+		if (all && g_get_monotonic_time() - users_at >= USERS_REFRESH_US) {
 			users_refresh();
 			users_at = g_get_monotonic_time();
 		}
-		pause_ms = all ? 0 : (pause_ms == 0 ? 500 : MIN(pause_ms * 2, 10000));
-		gpointer w = pause_ms ? g_async_queue_timeout_pop(wake_q, pause_ms * 1000)
-		                      : g_async_queue_timeout_pop(wake_q, USERS_REFRESH_US);
-		/* a burst of wake-ups is one pass */
-		while (w != NULL && (w = g_async_queue_try_pop(wake_q)) != NULL)
-			;
+		if (try_store) {
+			pause_ms = all ? 0 : (pause_ms == 0 ? 500 : MIN(pause_ms * 2, 10000));
+			next_try = g_get_monotonic_time() + (gint64) pause_ms * 1000;
+		}
+		gint64 wait_us = pause_ms ? MAX(next_try - g_get_monotonic_time(), 1000) : USERS_REFRESH_US;
+		gpointer w = g_async_queue_timeout_pop(wake_q, (guint64) wait_us);
+		if (w != NULL && w != &wake_token)
+			g_ptr_array_add(pending, w);
 	}
 	g_clear_pointer(&store, lg_store_close);
 	g_mutex_lock(&users_lock);
@@ -980,6 +1233,8 @@ main(int argc, char **argv)
 	g_free(db_path);
 	g_free(spool_dir);
 	g_strfreev(opt_listen);
-	mlog(LOG_INFO, "stopped");
+	gint64 n = 0, p50 = eom_quantile(0.50, &n), p99 = eom_quantile(0.99, &n);
+	mlog(LOG_INFO, "stopped: %" G_GINT64_FORMAT " messages, end of message took at most %" G_GINT64_FORMAT
+	     " us (p50), %" G_GINT64_FORMAT " us (p99)", n, p50, p99);
 	return status;
 }

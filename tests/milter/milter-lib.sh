@@ -68,11 +68,19 @@ msg() {
 }
 # send NAME FROM "RCPTS" [AUTH] [DAEMON]: one transaction; prints send.lua's
 # last line; fails when a reply is not continue/accept. Then waits until
-# the writer recorded it.
+# the writer logged a decision about its Message-ID (bounded: 3 s, since
+# mail the milter lets go uncollected leaves no line) and the spool is empty.
 send() {
+  local id n rc
+  id=$(sed -n 's/^Message-ID: *<\(.*\)>.*$/\1/Ip' "$T/msg/$1" | head -n 1)
+  n=$(grep -cF "msgid=<$id>" "$MLOG")
   MT_SOCK="unix:$SOCK" MT_MSG="$T/msg/$1" MT_FROM="$2" MT_RCPTS="$3" MT_AUTH="${4:-}" MT_DAEMON="${5:-}" \
     miltertest -s "$top_srcdir/tests/milter/send.lua" 2>>"$T/miltertest.err" | tail -n 1
-  local rc=${PIPESTATUS[0]}
+  rc=${PIPESTATUS[0]}
+  for _ in $(seq 60); do
+    [ "$(grep -cF "msgid=<$id>" "$MLOG")" -gt "$n" ] && break
+    sleep 0.05
+  done
   settled
   return "$rc"
 }

@@ -9,76 +9,17 @@
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/milter/milter-lib.sh"
-[ "$(id -u)" = 0 ] || skip_all "a private Postfix needs root"
-for p in postfix smtp-sink swaks python3; do
-  command -v "$p" >/dev/null 2>&1 || skip_all "$p is not installed"
-done
-id postfix >/dev/null 2>&1 || skip_all "no postfix user"
-
-# three free loopback ports: smtpd, the sink, the milter
-read -r P_SMTPD P_SINK P_MILTER < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
-[ -n "$P_MILTER" ] || skip_all "no free loopback ports"
-chmod 755 "$T"   # Postfix's daemons run as postfix and must reach their folders
-PF="$T/pf"
-mkdir -p "$PF/etc" "$PF/queue" "$PF/data" "$PF/sink"
-chown postfix "$PF/data" "$PF/sink"
-printf '%s\n' \
-  "compatibility_level = 3.6" \
-  "queue_directory = $PF/queue" \
-  "data_directory = $PF/data" \
-  "mail_owner = postfix" \
-  "setgid_group = postdrop" \
-  "inet_interfaces = 127.0.0.1" \
-  "inet_protocols = ipv4" \
-  "myhostname = lgtest.localdomain" \
-  "mydestination =" \
-  "relayhost = [127.0.0.1]:$P_SINK" \
-  "mynetworks = 127.0.0.0/8" \
-  "smtpd_relay_restrictions = permit_mynetworks, reject" \
-  "smtpd_milters = inet:127.0.0.1:$P_MILTER" \
-  "milter_default_action = accept" \
-  "alias_maps =" \
-  "alias_database =" \
-  "maillog_file_prefixes = $T" \
-  "maillog_file = $PF/maillog" \
-  "smtp_tls_security_level = none" \
-  "smtp_dns_support_level = disabled" \
-  "biff = no" > "$PF/etc/main.cf"
-printf '%s\n' \
-  "127.0.0.1:$P_SMTPD inet n - n - - smtpd" \
-  "  -o milter_macro_daemon_name=ORIGINATING" \
-  "pickup    unix  n - n 60 1 pickup" \
-  "cleanup   unix  n - n -  0 cleanup" \
-  "qmgr      unix  n - n 300 1 qmgr" \
-  "rewrite   unix  - - n -  - trivial-rewrite" \
-  "bounce    unix  - - n -  0 bounce" \
-  "defer     unix  - - n -  0 bounce" \
-  "trace     unix  - - n -  0 bounce" \
-  "verify    unix  - - n -  1 verify" \
-  "flush     unix  n - n 1000? 0 flush" \
-  "proxymap  unix  - - n -  - proxymap" \
-  "smtp      unix  - - n -  - smtp" \
-  "relay     unix  - - n -  - smtp" \
-  "showq     unix  n - n -  - showq" \
-  "error     unix  - - n -  - error" \
-  "retry     unix  - - n -  - error" \
-  "discard   unix  - - n -  - discard" \
-  "anvil     unix  - - n -  1 anvil" \
-  "scache    unix  - - n -  1 scache" \
-  "postlog   unix-dgram n - n - 1 postlogd" > "$PF/etc/master.cf"
+source "$top_srcdir/tests/milter/postfix-lib.sh"
+pf_need
+command -v swaks >/dev/null 2>&1 || skip_all "swaks is not installed"
+pf_ports || skip_all "no free loopback ports"
+pf_setup "inet:127.0.0.1:$P_MILTER"
 smtp-sink -u postfix -d "$PF/sink/%M." "127.0.0.1:$P_SINK" 20 2>"$T/sink.err" &
 lg_track $!
-pf_stop() { postfix -c "$PF/etc" stop >/dev/null 2>&1; }
-if ! postfix -c "$PF/etc" start >"$T/pf.err" 2>&1; then
+if ! pf_start; then
   diag "$(cat "$T/pf.err" "$PF/maillog" 2>/dev/null | tail -5)"
   skip_all "the private Postfix does not start here"
 fi
-trap 'pf_stop; lg_cleanup' EXIT
 
 lg init >/dev/null
 lg user add rep@example.com --role sales >/dev/null
@@ -131,6 +72,17 @@ check "p1: arrived byte-identical" arrived_whole "$T/p1.eml" p1@example.com
 check "p1: recorded" recorded p1@example.com
 is "$(synclog p1@example.com)" "captured::anna@customer.example" "p1: a lead captured and its Email Sent activity"
 like "$(cat "$MLOG")" 'queue=[0-9A-F]+ msgid=<p1@example.com> dir=out' "p1: the log line has Postfix's queue id and the direction by {daemon_name}"
+# the copy the milter keeps is the message as written (header by header
+# with their leading blanks, SMFIP_HDR_LEADSPC, then the body; the store
+# keeps LF line ends)
+python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+raw = db.execute("select r.data from raw_messages r join messages m on m.sha256 = r.sha256 where m.message_id = ?", ("p1@example.com",)).fetchone()[0]
+sent = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n")
+sys.exit(0 if sent in raw else 1)' "$T/lg.db" "$T/p1.eml"
+ok=$?
+is "$ok" "0" "p1: the stored raw message holds the sent one byte for byte"
 
 # -- the milter killed: mail flows on (milter_default_action = accept)
 kill -KILL "$MPID"; wait "$MPID" 2>/dev/null

@@ -50,7 +50,7 @@ like "$(send_now s1 rep@example.com anna@customer.example rep@example.com)" '^re
      "locked store: every reply is continue"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "locked store: the transaction took ${ms} ms, not the store's wait (< 1500 ms)" test "$ms" -lt 1500
-sleep 1
+for _ in $(seq 100); do [ "$(evts)" -ge 1 ] && break; sleep 0.05; done
 is "$(evts)" "1" "locked store: the event waits in the spool folder"
 is "$(sqlq "select count(*) from sync_log")" "0" "locked store: nothing recorded yet"
 like "$(cat "$MLOG")" "warning: store unavailable" "locked store: logged as unavailable"
@@ -81,6 +81,7 @@ for i in $(seq 70); do
   msg "burst$i" "From: rep@example.com" "To: anna@customer.example" "Subject: burst $i" "Message-ID: <burst$i@example.com>" -- "x"
   send_now "burst$i" rep@example.com anna@customer.example rep@example.com >/dev/null
 done
+for _ in $(seq 100); do [ "$(evts)" -ge 70 ] && break; sleep 0.05; done
 is "$(evts)" "70" "70 events wait for the store"
 check "the lock goes" unlock_store
 check "the burst is recorded" settled
@@ -119,6 +120,7 @@ lock_store
 send_now s4 rep@example.com anna@customer.example rep@example.com >/dev/null 2>&1 || true
 msg s4 "From: rep@example.com" "To: anna@customer.example" "Subject: mode" "Message-ID: <s4@example.com>" -- "x"
 send_now s4 rep@example.com anna@customer.example rep@example.com >/dev/null
+for _ in $(seq 100); do [ "$(evts)" -ge 1 ] && break; sleep 0.05; done
 is "$(stat -c %a "$SPOOL"/*.msg 2>/dev/null | sort -u | tr '\n' ' ')" "600 " "spooled messages are mode 0600"
 unlock_store
 settled
