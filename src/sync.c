@@ -501,6 +501,8 @@ sync_user(sync_ctx *c, const lg_sync_user *u, GError **error)
 		if (strcmp(p->email, u->email) != 0 && (all_internal || !is_internal(c->cfg, p->email)))
 			g_ptr_array_add(cps, p);
 	}
+	if (cps->len == 0)   /* mail to oneself only: nobody to log it on */
+		return log_row(c, u, "skipped", "internal", NULL, 0, 0, error);
 	gboolean too_many = cps->len > (guint) c->cfg->max_counterparts;
 	guint capture_mask = c->dc->capture_new_leads ? field_mask(c->dc->capture_from) : 0;
 	for (guint i = 0; i < cps->len; i++) {

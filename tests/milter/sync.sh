@@ -50,6 +50,12 @@ sent_ok m3 anna@customer.example "rep@example.com"
 is "$(sqlq "select type || '|' || user_email || '|' || lead_id from v_activities where message_id = 'm3@customer.example'")" \
    "Email Received|rep@example.com|$ANNA" "m3: inbound to a user is an Email Received activity"
 
+# -- inbound to two users: one activity each
+msg m3b "From: Anna <anna@customer.example>" "To: rep@example.com, rep2@example.com" "Subject: to both" "Message-ID: <m3b@customer.example>" -- "x"
+sent_ok m3b anna@customer.example "rep@example.com rep2@example.com"
+is "$(sqlq "select group_concat(user_email, ' ') from (select user_email from v_activities where message_id = 'm3b@customer.example' order by user_email)")" \
+   "rep2@example.com rep@example.com" "inbound to two users: an activity for each"
+
 # -- mail of no user leaves nothing; an unknown sender; users that are not synced
 msg m4 "From: x@elsewhere.example" "To: y@customer.example" "Subject: not ours" "Message-ID: <m4@elsewhere.example>" -- "x"
 sent_ok m4 x@elsewhere.example "y@customer.example"
@@ -85,7 +91,13 @@ check "reload: base" reload "${BASE[@]}"
 msg i1 "From: rep@example.com" "To: rep2@example.com" "Cc: boss@sub.example.com" "Subject: s" "Message-ID: <i1@example.com>" -- "x"
 sent_ok i1 rep@example.com "rep2@example.com boss@sub.example.com" rep@example.com
 is "$(synclog i1@example.com)" "skipped:internal:" "internal only (subdomains too): skipped"
+msg i0 "From: rep@example.com" "To: rep@example.com" "Subject: note to self" "Message-ID: <i0@example.com>" -- "x"
+sent_ok i0 rep@example.com "rep@example.com" rep@example.com
+is "$(synclog i0@example.com)" "skipped:internal:" "mail to oneself: skipped as internal"
 check "reload: skip_internal = false" reload "${BASE[@]}" "skip_internal = false"
+msg i3 "From: rep@example.com" "To: rep@example.com" "Subject: note to self" "Message-ID: <i3@example.com>" -- "x"
+sent_ok i3 rep@example.com "rep@example.com" rep@example.com
+is "$(synclog i3@example.com)" "skipped:internal:" "mail to oneself, skip_internal off: still one row, skipped"
 msg i2 "From: rep@example.com" "To: rep2@example.com" "Subject: s" "Message-ID: <i2@example.com>" -- "x"
 sent_ok i2 rep@example.com "rep2@example.com" rep@example.com
 is "$(synclog i2@example.com)" "skipped:no_lead:rep2@example.com" "skip_internal off: internal mail goes on to the lead look-up"
