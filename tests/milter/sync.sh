@@ -218,6 +218,19 @@ is "$(sqlq "select outcome || ':' || coalesce(reason, '') || ':' || count(*) fro
    "skipped:too_many_counterparts:59 synced::1 " "60 counterparts: the existing lead synced, 59 skipped as too many"
 is "$(sqlq "select count(*) from leads where sender_email like 'p%@many.example'")" "0" "60 counterparts: no lead captured"
 
+# -- lead_search_field: the lead's email, or its contact's
+lg contact add buyer@partner.example >/dev/null
+sqlite3 "$T/lg.db" "update leads set contact_id = (select id from end_users where email = 'buyer@partner.example') where id = $ANNA"
+check "reload: lead_search_field = email" reload "${BASE[@]}"
+msg l1 "From: rep@example.com" "To: buyer@partner.example" "Subject: s" "Message-ID: <l1@example.com>" -- "x"
+sent_ok l1 rep@example.com "buyer@partner.example" rep@example.com
+is "$(synclog l1@example.com)" "skipped:no_lead:buyer@partner.example" "lead_search_field = email: the contact's address finds no lead"
+check "reload: lead_search_field = contact_email" reload "${BASE[@]}" "lead_search_field = contact_email"
+msg l2 "From: rep@example.com" "To: buyer@partner.example" "Subject: s" "Message-ID: <l2@example.com>" -- "x"
+sent_ok l2 rep@example.com "buyer@partner.example" rep@example.com
+is "$(sqlq "select outcome || ':' || lead_id from v_sync_log where message_id = 'l2@example.com'")" "synced:$ANNA" \
+   "lead_search_field = contact_email: found by the lead's contact"
+
 # -- inbound capture from From
 check "reload: inbound capture" reload "${BASE[@]}" "[inbound]" "capture_new_leads = true"
 msg n1 "From: New Person <newbie@fresh.example>" "To: rep@example.com" "Subject: question" "Message-ID: <n1@fresh.example>" -- "hi"
