@@ -4,7 +4,9 @@
 # directory and over TCP, with XFORWARD (the queue id in lmtpd's log line);
 # leads and tickets as the mailbox modes say; a copy of a rep's received
 # mail reaching leadgate for the rep's own address (recipient_bcc_maps,
-# lmtp_generic_maps) while the rep's mailbox still gets it; mail flowing
+# lmtp_generic_maps) while the rep's mailbox still gets it; leadgate-lmtpd
+# running as an unprivileged user with its socket in a set-group-ID folder
+# of the queue directory, as docs/deploy.md sets it up; mail flowing
 # while the milter is down (milter_default_action = accept), on smtpd and
 # submission; a message over leadgate's max_message_size bounced by
 # Postfix, never a lead.
@@ -18,6 +20,9 @@ check "database, mailboxes, a sales rep" lg_setup
 check "the private Postfix's config from contrib/postfix" pf_config unix
 check "postfix -c starts the private instance on loopback" pf_start
 check "leadgate-lmtpd on the socket in the queue directory and on TCP" lmtpd_up
+[ -z "$LG_USER" ] ||
+is "$(stat -c '%U:%G %a' "$LMTPD_SOCK")" "$LG_USER:postfix 660" \
+	"the daemon runs as $LG_USER; its socket is group postfix by the folder's set-group-ID bit alone"
 diag "smtpd 127.0.0.1:$SMTPD_PORT, submission $SUB_PORT, lmtpd $LMTPD_PORT, sink $SINK_PORT"
 is "$(postconf -c "$PFC" -h lmtp_send_xforward_command milter_default_action | tr '\n' ' ')" "yes accept " \
 	"the instance runs with the snippet's XFORWARD and milter settings"
@@ -94,7 +99,7 @@ like "$(grep -l 'Undelivered Mail Returned to Sender' "$SINK_DIR"/* 2>/dev/null 
 # The same message announced without SIZE (leadgate's 552 at the end of the
 # data): an LMTP client that does not use SIZE.
 out=$(printf 'LHLO c\r\nMAIL FROM:<bob@customer.test>\r\nRCPT TO:<support@example.com>\r\nDATA\r\nSubject: big\r\nMessage-Id: <big2@customer.test>\r\n\r\n%s\r\n.\r\nQUIT\r\n' "$(cat "$T/big.txt")" |
-	"$LMTPD" -S -c "$T/lmtpd.conf" 2>>"$LMTPD_LOG" | tr -d '\r' | grep -o '^552 5\.3\.4' | head -1)
+	as_lg "$LMTPD" -S -c "$T/lmtpd.conf" 2>>"$LMTPD_LOG" | tr -d '\r' | grep -o '^552 5\.3\.4' | head -1)
 is "$out" "552 5.3.4" "without SIZE, leadgate answers 552 5.3.4 at the end of the data"
 is "$(leads_of big2@customer.test)" 0 "... and records nothing"
 

@@ -11,7 +11,8 @@
 #
 #   pf_require             root and the programs (installs the postfix and
 #                          swaks packages when missing; skip_all otherwise)
-#   lg_setup               database, mailboxes, the rep, lmtpd's config
+#   lg_setup               database, mailboxes, the rep, lmtpd's config;
+#                          as_lg CMD: CMD as the daemon's user (nobody)
 #   lmtpd_up [unix|tcp]    start leadgate-lmtpd on the socket Postfix uses;
 #                          $LMTPD_PID; lmtpd_down: SIGTERM, bounded wait
 #   sink_start             smtp-sink: the reps' mailboxes and the outside
@@ -38,6 +39,7 @@ pf_pkg() {  # pf_pkg PACKAGE: install it quietly, never configuring Postfix
 
 pf_require() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root: Postfix's master runs its services as the postfix user"
+	command -v setpriv >/dev/null || skip_all "needs setpriv (util-linux) to run leadgate-lmtpd as an unprivileged user"
 	if ! command -v postfix >/dev/null || ! command -v smtp-source >/dev/null || ! command -v smtp-sink >/dev/null; then
 		pf_pkg postfix || skip_all "postfix is not installed and apt-get install postfix failed"
 	fi
@@ -69,33 +71,51 @@ wait_for() {
 }
 
 # --- leadgate-lmtpd -----------------------------------------------------------
+# As deployed (contrib/systemd), the daemon runs as an unprivileged user
+# from the start, with its database in a folder of that user's, and
+# listens in a folder of its own in Postfix's queue directory that is
+# set-group-ID postfix, so that its socket is Postfix's group's without any
+# chown. Here the user is nobody (as root; otherwise the test's user).
+LGDIR="$T/db"
+LGDB="$LGDIR/lg.db"
+LG_USER=
+[ "$(id -u)" = 0 ] && LG_USER=nobody
+AS_LG=()
+[ -z "$LG_USER" ] || AS_LG=(setpriv --reuid="$LG_USER" --regid="$(id -g "$LG_USER")" --clear-groups --)
+as_lg() { "${AS_LG[@]}" "$@"; }
+lg() { as_lg "$LEADGATE" -c "$T/lmtpd.conf" "$@"; }
+sqlq() { sqlite3 -batch -noheader "$LGDB" "$@"; }
+
 # support@ always (new organization, end user and ticket), sales@ existing
 # (a lead only); alice@ is a sales rep, whose mailbox is elsewhere.
 lg_setup() {
-	lg init >/dev/null &&
-	lg mailbox add support@example.com --mode always >/dev/null &&
-	lg mailbox add sales@example.com --mode existing >/dev/null &&
-	lg user add alice@example.com --role sales >/dev/null &&
-	LMTPD_PORT=$(free_port) &&
-	mkdir -p "$PFQ/leadgate" &&
+	LMTPD_PORT=$(free_port) || return 1
+	# nobody must reach its folders below the scratch folder
+	chmod 711 "$T"
+	mkdir -p "$LGDIR" "$PFQ/leadgate" || return 1
+	[ -z "$LG_USER" ] || chown "$LG_USER" "$LGDIR" "$PFQ/leadgate" || return 1
 	cat > "$T/lmtpd.conf" <<EOF
 [store]
-database = $T/lg.db
+database = $LGDB
 [rules]
 directory = $T/rules
 [lmtpd]
 hostname = lmtp.test
 max_message_size = ${LMTPD_MAX_SIZE:-100K}
 socket_mode = 0660
-socket_owner = root:postfix
 EOF
+	lg init >/dev/null &&
+	lg mailbox add support@example.com --mode always >/dev/null &&
+	lg mailbox add sales@example.com --mode existing >/dev/null &&
+	lg user add alice@example.com --role sales >/dev/null
 }
 
 # lmtpd_up: the daemon on both the unix socket the transport table names and
 # a fixed loopback port (Postfix's transport names it, so a restart must
 # come back on the same one)
 lmtpd_up() {
-	"$LMTPD" -c "$T/lmtpd.conf" --listen "unix:$LMTPD_SOCK" --listen "127.0.0.1:$LMTPD_PORT" 2>>"$LMTPD_LOG" &
+	# not through a function: $! must be the daemon (setpriv execs it)
+	"${AS_LG[@]}" "$LMTPD" -c "$T/lmtpd.conf" --listen "unix:$LMTPD_SOCK" --listen "127.0.0.1:$LMTPD_PORT" 2>>"$LMTPD_LOG" &
 	LMTPD_PID=$!
 	lg_track "$LMTPD_PID"
 	wait_for lmtpd_listening
@@ -132,8 +152,8 @@ pf_config() {
 	chmod 711 "$T"
 	chmod 755 "$PF" "$PFQ"
 	chown postfix "$PFD" && chmod 700 "$PFD"
-	# leadgate's folder in the queue directory (see leadgate_transport)
-	chown root:postfix "$PFQ/leadgate" && chmod 2750 "$PFQ/leadgate"
+	# leadgate's folder in the queue directory, as docs/deploy.md makes it
+	chgrp postfix "$PFQ/leadgate" && chmod 2750 "$PFQ/leadgate"
 	# What is the test's own: where things are, loopback only, the
 	# example.com addresses that are not leadgate's and the outside world
 	# (customer.test, where bounces go) handed to smtp-sink, and a short

@@ -2,8 +2,9 @@
 # verify` accepts them, `systemd-analyze security --offline=yes` scores
 # them "OK" or better, they keep the sandbox issue 17 asks for, the stop
 # timeout covers leadgate-lmtpd's drain time, and (with strace) every system
-# call and socket family the daemons use in a session, a reload and a stop
-# is one their filters allow, so that the sandbox does not break them.
+# call and socket family leadgate-lmtpd uses in sessions, a reload and a
+# stop is one its filter allows, and it still delivers with W^X enforced,
+# so that the sandbox does not break it.
 # No systemd needs to be running: everything here is offline.
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
