@@ -8,7 +8,8 @@
 # running as an unprivileged user with its socket in a set-group-ID folder
 # of the queue directory, as docs/deploy.md sets it up; mail flowing
 # while the milter is down (milter_default_action = accept), on smtpd and
-# submission; a message over leadgate's max_message_size bounced by
+# submission, and with leadgate-milter up (when built) a rep's mail on
+# submission logged as outbound, mail to the rep on smtpd as inbound; a message over leadgate's max_message_size bounced by
 # Postfix, never a lead.
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
@@ -81,6 +82,44 @@ check "submission (the snippet's service, on loopback) takes a rep's mail while 
 check "... and delivers it" queue_wait 20
 like "$(grep 'postfix/submission/smtpd' "$PFLOG" | head -5)" 'submission' "it came in through the submission service"
 like "$(grep 'to=<carol@customer.test>' "$PFLOG")" 'status=sent' "carol's mail went out"
+
+# --- with leadgate-milter running (when it is built) ----------------------------
+# The snippet's smtpd_milters reaches the real milter, and the submission
+# service's milter_macro_daemon_name = ORIGINATING makes a rep's mail
+# outbound, while mail from outside to the rep on smtpd is inbound.
+MILTER="$top_builddir/milter/leadgate-milter"
+MILTER_LOG="$T/milter.log"
+milter_sync() {  # milter_sync MSGID: the directions the sync log has for alice
+	sqlq "SELECT group_concat(direction, ' ') FROM v_sync_log WHERE user_email = 'alice@example.com' AND message_id LIKE '%$1%'"
+}
+if [ -x "$MILTER" ]; then
+	mkdir -p "$LGDIR/spool" && { [ -z "$LG_USER" ] || chown "$LG_USER" "$LGDIR/spool"; }
+	{ cat "$T/lmtpd.conf"; printf '[milter]\nspool_dir = %s\n[sync]\ninternal_domains = example.com\n' "$LGDIR/spool"; } > "$T/milter.conf"
+	"${AS_LG[@]}" "$MILTER" -c "$T/milter.conf" --listen "inet:$MILTER_PORT@127.0.0.1" 2>>"$MILTER_LOG" &
+	MILTER_PID=$!
+	lg_track "$MILTER_PID"
+	check "leadgate-milter starts on the port the snippet's smtpd_milters names" wait_for port_in_use "$MILTER_PORT"
+	nw=$(grep -c 'Milter service' "$PFLOG")
+	SEND_PORT=$SUB_PORT FROM=alice@example.com \
+	check "a rep's mail on submission, with the milter running" \
+		send --to carol@customer.test --header "Subject: offer" --header "Message-Id: <out2@example.com>"
+	check "... delivered" queue_wait 20
+	check "mail from outside to the rep on smtpd" send --to alice@example.com \
+		--header "Subject: reply" --header "Message-Id: <in2@customer.test>"
+	check "... delivered" queue_wait 20
+	is "$(grep -c 'Milter service' "$PFLOG")" "$nw" "Postfix reached the milter every time (no new milter warning)"
+	out_seen() { [ -n "$(milter_sync out2@example.com)" ]; }
+	in_seen() { [ -n "$(milter_sync in2@customer.test)" ]; }
+	wait_for out_seen; wait_for in_seen
+	is "$(milter_sync out2@example.com)" out "the milter logged the submission's mail as alice's outbound (ORIGINATING)"
+	is "$(milter_sync in2@customer.test)" in "... and smtpd's mail to her as inbound"
+	kill -TERM "$MILTER_PID"
+	for i in $(seq 100); do kill -0 "$MILTER_PID" 2>/dev/null || break; sleep 0.1; done
+	check "leadgate-milter stops on SIGTERM" sh -c "! kill -0 $MILTER_PID 2>/dev/null"
+	unlike "$(cat "$MILTER_LOG")" 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "the milter's log has no sanitizer complaint"
+else
+	skip "leadgate-milter is not built: the mail only flowed with the milter down"
+fi
 
 # --- over the size limit: Postfix bounces, no lead -------------------------------
 head -c 200000 /dev/zero | tr '\0' 'x' | fold -w 76 > "$T/big.txt"
