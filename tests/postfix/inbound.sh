@@ -111,8 +111,8 @@ if [ -x "$MILTER" ]; then
 	out_seen() { [ -n "$(milter_sync out2@example.com)" ]; }
 	in_seen() { [ -n "$(milter_sync in2@customer.test)" ]; }
 	wait_for out_seen; wait_for in_seen
-	is "$(milter_sync out2@example.com)" out "the milter logged the submission's mail as alice's outbound (ORIGINATING)"
-	is "$(milter_sync in2@customer.test)" in "... and smtpd's mail to her as inbound"
+	like "$(milter_sync out2@example.com)" '^out(bound)?$' "the milter logged the submission's mail as alice's outbound (ORIGINATING)"
+	like "$(milter_sync in2@customer.test)" '^in(bound)?$' "... and smtpd's mail to her as inbound"
 	kill -TERM "$MILTER_PID"
 	for i in $(seq 100); do kill -0 "$MILTER_PID" 2>/dev/null || break; sleep 0.1; done
 	check "leadgate-milter stops on SIGTERM" sh -c "! kill -0 $MILTER_PID 2>/dev/null"
