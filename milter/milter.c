@@ -320,6 +320,28 @@ event_load(const char *base)
 	return e;
 }
 
+/* The files of an event the batch's commit made durable (or that can
+ * never be recorded): removed, the message kept as NAME.bad for the latter. */
+static void
+event_done(event *e, gboolean bad)
+{
+	if (bad && e->data != NULL && event_write_msg(e))
+		mlog(LOG_ERR, "queue=%s: kept as %s.bad", e->queue_id ? e->queue_id : "-", e->base);
+	if (e->base == NULL)
+		return;
+	g_autofree char *evt = g_strconcat(e->base, ".evt", NULL);
+	g_autofree char *msgf = g_strconcat(e->base, ".msg", NULL);
+	if (bad) {
+		g_autofree char *keep = g_strconcat(e->base, ".bad", NULL);
+		g_rename(msgf, keep);
+	} else {
+		g_unlink(msgf);
+	}
+	/* the envelope goes last: a crash in between leaves a .msg alone,
+	 * which the next start removes */
+	g_unlink(evt);
+}
+
 /* ---- the callbacks --------------------------------------------------------- */
 
 typedef struct {
@@ -687,8 +709,10 @@ eom_work(SMFICTX *ctx)
 		if (g_async_queue_length(wake_q) < QUEUE_MAX) {
 			g_async_queue_push(wake_q, e);
 		} else {
-			if (!event_spool(e))
+			if (!event_spool(e)) {
 				mlog(LOG_WARNING, "queue=%s: this message is not synced", e->queue_id ? e->queue_id : "-");
+				event_done(e, FALSE);
+			}
 			event_free(e);
 			writer_wake();
 		}
@@ -838,28 +862,6 @@ name_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The files of an event the batch's commit made durable (or that can
- * never be recorded): removed, the message kept as NAME.bad for the latter. */
-static void
-event_done(event *e, gboolean bad)
-{
-	if (bad && e->data != NULL && event_write_msg(e))
-		mlog(LOG_ERR, "queue=%s: kept as %s.bad", e->queue_id ? e->queue_id : "-", e->base);
-	if (e->base == NULL)
-		return;
-	g_autofree char *evt = g_strconcat(e->base, ".evt", NULL);
-	g_autofree char *msgf = g_strconcat(e->base, ".msg", NULL);
-	if (bad) {
-		g_autofree char *keep = g_strconcat(e->base, ".bad", NULL);
-		g_rename(msgf, keep);
-	} else {
-		g_unlink(msgf);
-	}
-	/* the envelope goes last: a crash in between leaves a .msg alone,
-	 * which the next start removes */
-	g_unlink(evt);
-}
-
 static void
 log_lines(const GString *log)
 {
@@ -970,6 +972,7 @@ record_queued(GPtrArray *pending, gboolean store_ok)
 				event *e = pending->pdata[i];
 				mlog(LOG_ERR, "queue=%s: neither recorded nor spooled: this message is not synced",
 				     e->queue_id ? e->queue_id : "-");
+				event_done(e, FALSE);   /* no half-written files left behind */
 			}
 	}
 	g_ptr_array_set_size(pending, 0);
