@@ -138,5 +138,19 @@ is "$rc" "78" "two --listen: exit 78 (libmilter serves one socket)"
 like "$(cat "$T/fourth.log")" 'error: --listen names several sockets' "... with an error"
 check "the first milter still answers" send s1 rep@example.com anna@customer.example rep@example.com
 
+# -- a config that does not load on SIGHUP: logged, the running one stays
+printf '[outbound]\nmode = sometimes\n' > "$T/bad.conf"
+cp "$T/m.conf" "$T/good.conf"; cp "$T/bad.conf" "$T/m.conf"
+kill -HUP "$MPID"
+for _ in $(seq 100); do grep -q "reload:" "$MLOG" && break; sleep 0.05; done
+like "$(grep 'reload:' "$MLOG")" 'error: reload: .*\[outbound\] mode = "sometimes".*keeping the running config' \
+     "a bad config on SIGHUP: an error naming the key, the running config kept"
+cp "$T/good.conf" "$T/m.conf"
+check "the milter still answers after the failed reload" send s1 rep@example.com anna@customer.example rep@example.com
+like "$("$MILTER" -c "$T/m.conf" --listen "unix:$T/x.sock" --check-config)" '^.*m\.conf: ok \(listen unix:.*x\.sock, database .*lg\.db, spool .*spool\)$' \
+     "--check-config prints the socket, database and spool folder"
+"$MILTER" -c "$T/bad.conf" --check-config 2>"$T/bad.log"; rc=$?
+is "$rc" "78" "--check-config of a bad config: exit 78"
+
 check "SIGTERM: clean exit" stop_milter
 done_testing
