@@ -20,7 +20,14 @@ diag "smtpd 127.0.0.1:$SMTPD_PORT, lmtpd $LMTPD_PORT"
 
 msgid_count() { sqlq "SELECT count(*) FROM leads l JOIN messages m ON m.id = l.message_id WHERE m.message_id LIKE '$1'"; }
 
-# --- leadgate-lmtpd not running --------------------------------------------------
+# --- leadgate-lmtpd stopped ------------------------------------------------------
+# It has served Postfix first, so that Postfix may hold a cached session
+# when the daemon stops (SIGTERM, as systemctl stop sends).
+check "leadgate-lmtpd starts" lmtpd_up
+check "a first message" send --to support@example.com --header "Subject: before" --header "Message-Id: <before@customer.test>"
+check "... delivered" queue_wait 20
+lmtpd_down
+check "leadgate-lmtpd stopped (SIGTERM)" sh -c "! kill -0 $LMTPD_PID 2>/dev/null"
 for i in 1 2 3 4 5; do
 	send --to support@example.com --header "Subject: while down $i" --header "Message-Id: <down$i@customer.test>" || break
 done
@@ -32,7 +39,7 @@ like "$(grep 'status=deferred' "$PFLOG" | head -1)" 'status=deferred \(connect t
 is "$(grep -c 'status=bounced' "$PFLOG")" 0 "nothing bounced"
 like "$(postqueue -c "$PFC" -p)" 'Connection refused' "postqueue -p shows them with the reason"
 
-check "leadgate-lmtpd starts" lmtpd_up
+check "leadgate-lmtpd starts again" lmtpd_up
 check "postqueue -f" pq_flush
 check "... and the queue empties" queue_wait 30
 is "$(msgid_count 'down%@customer.test')" 5 "each message arrived"
@@ -41,6 +48,7 @@ is "$(sqlq "SELECT count(*) FROM (SELECT m.message_id FROM leads l JOIN messages
 
 # --- SIGKILL during a run of $N messages ------------------------------------------
 before=$(sqlq "SELECT count(*) FROM leads")
+ndeferred=$(grep -c 'status=deferred' "$PFLOG")
 timeout 120 smtp-source -s 20 -m "$N" -f bob@customer.test -t support@example.com -S "load run" \
 	-M client.customer.test "127.0.0.1:$SMTPD_PORT" >"$T/smtp-source.out" 2>&1 &
 SRC_PID=$!
@@ -52,7 +60,7 @@ wait "$LMTPD_PID" 2>/dev/null
 at_kill=$(( $(sqlq "SELECT count(*) FROM leads") - before ))
 diag "leadgate-lmtpd killed (SIGKILL) with $at_kill of $N messages recorded"
 check "smtp-source hands Postfix all $N messages" wait "$SRC_PID"
-src_done() { [ "$(grep -c 'status=deferred' "$PFLOG")" -gt 5 ]; }
+src_done() { [ "$(grep -c 'status=deferred' "$PFLOG")" -gt "$ndeferred" ]; }
 check "Postfix defers what it could not deliver" wait_for src_done
 is "$(grep -c 'status=bounced' "$PFLOG")" 0 "nothing bounced"
 
@@ -65,7 +73,7 @@ run="(SELECT l.id, m.message_id FROM leads l JOIN messages m ON m.id = l.message
 is "$(sqlq "SELECT count(*) FROM $run")" "$N" "$N leads"
 is "$(sqlq "SELECT count(DISTINCT message_id) FROM $run")" "$N" "... for $N distinct messages: none lost, none twice"
 is "$(grep -c 'status=bounced' "$PFLOG")" 0 "nothing bounced in the whole run"
-is "$(grep -c 'to=<support@example.com>.*status=sent' "$PFLOG")" $((N + 5)) "Postfix reports every message delivered once"
+is "$(grep -c 'to=<support@example.com>.*status=sent' "$PFLOG")" $((N + 6)) "Postfix reports every message delivered once"
 dups=$(grep -c 'outcome=duplicate' "$LMTPD_LOG")
 diag "deliveries leadgate recognised as duplicates after the kill: $dups"
 unlike "$(cat "$PFLOG")" 'fatal:|panic:' "Postfix logged no fatal error"

@@ -54,7 +54,10 @@ stop=$(key "$UNITS/leadgate-lmtpd.service" TimeoutStopSec | tr -d '|')
 check "TimeoutStopSec ($stop s) is longer than lmtpd's drain time (${drain:-?} s)" test -n "$drain" -a "${stop:-0}" -gt "${drain:-999}"
 
 # --- the system call filter against what the daemon does ------------------------
-command -v strace >/dev/null || { skip "no strace: the filter is not checked against the daemon's calls"; done_testing; exit; }
+if ! command -v strace >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q --no-install-recommends strace >/dev/null 2>&1
+fi
+command -v strace >/dev/null || { skip "no strace (and apt-get install strace failed): the filter is not checked against the daemon's calls"; done_testing; exit; }
 # expand @GROUP: the system calls of a filter group, nested groups included
 expand() {
 	systemd-analyze syscall-filter "$1" 2>/dev/null | awk 'NR > 1 && !/^ *#/ && NF { print $1 }' |
