@@ -15,7 +15,8 @@
 #   (an input taking more than FUZZ_TIMEOUT seconds, 30) or out-of-memory
 #   report leaves the input in tests/fuzz/findings/ and fails the run; the
 #   target's output is in tests/fuzz/NAME.log. One line per target says how
-#   many inputs it ran.
+#   many inputs it ran; the summary at the end has automake's form
+#   ("# PASS: 6", "FAIL: fuzz-NAME"), which `setup.sh test` counts.
 #
 #   FUZZ_ARGS adds libFuzzer options (e.g. FUZZ_ARGS=-jobs=2).
 #
@@ -43,7 +44,7 @@ esac
 # the dictionary of each target
 dict_of() {
 	case $1 in
-	message|deliver) echo mime.dict ;;
+	message|deliver|sync) echo mime.dict ;;
 	html) echo html.dict ;;
 	rules) echo sieve.dict ;;
 	config) echo config.dict ;;
@@ -58,6 +59,9 @@ export ASAN_OPTIONS UBSAN_OPTIONS top_srcdir=$srcdir
 
 mkdir -p tests/fuzz/findings tests/fuzz/work || exit 1
 failed=0
+pass=0
+fail=0
+fails=
 for name in "$@"; do
 	prog=tests/fuzz/fuzz-$name
 	seeds=$srcdir/tests/fuzz/corpus/$name
@@ -66,7 +70,7 @@ for name in "$@"; do
 	dict=$(dict_of "$name")
 	if [ ! -x "$prog" ]; then
 		echo "fuzz-$name: FAILED: $prog is not built" >&2
-		failed=1
+		failed=1; fail=$((fail + 1)); fails="$fails fuzz-$name"
 		continue
 	fi
 	[ "$smoke" = yes ] && rm -rf "$work"
@@ -81,11 +85,16 @@ for name in "$@"; do
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	if [ $rc -eq 0 ] && ! grep -q '^==[0-9]*==ERROR\|^SUMMARY: \|runtime error:' "$log"; then
 		echo "fuzz-$name: ok, ${runs:-?} runs in ${seconds} s, corpus $(ls "$work" | wc -l) new"
+		pass=$((pass + 1))
 	else
 		echo "fuzz-$name: FAILED (exit $rc, ${runs:-?} runs); the end of $log:"
 		tail -n 40 "$log" | sed 's/^/    /'
 		ls tests/fuzz/findings/"$name"-* 2>/dev/null | sed 's/^/    finding: /'
-		failed=1
+		failed=1; fail=$((fail + 1)); fails="$fails fuzz-$name"
 	fi
 done
+for f in $fails; do echo "FAIL: $f"; done
+echo "# TOTAL: $((pass + fail))"
+echo "# PASS: $pass"
+echo "# FAIL: $fail"
 exit $failed
