@@ -149,6 +149,10 @@ cp "$T/good.conf" "$T/m.conf"
 check "the milter still answers after the failed reload" send s1 rep@example.com anna@customer.example rep@example.com
 like "$("$MILTER" -c "$T/m.conf" --listen "unix:$T/x.sock" --check-config)" '^.*m\.conf: ok \(listen unix:.*x\.sock, database .*lg\.db, spool .*spool\)$' \
      "--check-config prints the socket, database and spool folder"
+for f in "inet:8891@127.0.0.1=inet:8891@127.0.0.1" "127.0.0.1:8891=inet:8891@127.0.0.1" \
+         "inet6:8891@::1=inet6:8891@::1" "[::1]:8891=inet6:8891@::1" "unix:/run/m.sock=unix:/run/m.sock"; do
+  like "$("$MILTER" -c "$T/m.conf" --listen "${f%%=*}" --check-config)" "listen ${f#*=}," "--listen ${f%%=*} is libmilter's ${f#*=}"
+done
 "$MILTER" -c "$T/bad.conf" --check-config 2>"$T/bad.log"; rc=$?
 is "$rc" "78" "--check-config of a bad config: exit 78"
 
