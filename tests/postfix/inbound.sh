@@ -9,7 +9,10 @@
 # of the queue directory, as docs/deploy.md sets it up; mail flowing
 # while the milter is down (milter_default_action = accept), on smtpd and
 # submission, and with leadgate-milter up (when built) a rep's mail on
-# submission logged as outbound, mail to the rep on smtpd as inbound; a message over leadgate's max_message_size bounced by
+# submission logged as outbound, mail to the rep on smtpd as inbound; the
+# snippets' commented options (Postfix's size limit refusing at MAIL, a
+# whole domain for leadgate, unknown recipients refused at RCPT after
+# Postfix's verify service probed leadgate); a message over leadgate's max_message_size bounced by
 # Postfix, never a lead.
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
@@ -141,6 +144,42 @@ out=$(printf 'LHLO c\r\nMAIL FROM:<bob@customer.test>\r\nRCPT TO:<support@exampl
 	as_lg "$LMTPD" -S -c "$T/lmtpd.conf" 2>>"$LMTPD_LOG" | tr -d '\r' | grep -o '^552 5\.3\.4' | head -1)
 is "$out" "552 5.3.4" "without SIZE, leadgate answers 552 5.3.4 at the end of the data"
 is "$(leads_of big2@customer.test)" 0 "... and records nothing"
+
+# --- the snippets' commented options ------------------------------------------
+# Postfix's own size limit (refused at the SMTP stage, no bounce), a domain
+# that is leadgate's as a whole, and unknown recipients refused at the SMTP
+# stage by asking leadgate (reject_unverified_recipient: Postfix's verify
+# service probes leadgate-lmtpd with MAIL and RCPT, and no data).
+check "Postfix stops" pf_stop
+PF_OPTIONAL=1 check "the config again with main.cf's and the table's commented options in" pf_config unix
+is "$(postconf -c "$PFC" -h message_size_limit)" 52428800 "message_size_limit from the snippet"
+like "$(postconf -c "$PFC" -h smtpd_recipient_restrictions | tr -s ' \n' ' ')" 'reject_unverified_recipient' \
+	"smtpd_recipient_restrictions from the snippet"
+check "Postfix starts again" pf_start
+check "a mailbox in the domain that is leadgate's" lg mailbox add support@help.example.com --mode always
+printf '[inbound]\ncatch_all = none\n' >> "$T/lmtpd.conf"
+nrel=$(grep -c 'reloaded' "$LMTPD_LOG")
+kill -HUP "$LMTPD_PID"
+reloaded() { [ "$(grep -c 'reloaded' "$LMTPD_LOG")" -gt "$nrel" ]; }
+check "leadgate-lmtpd reloads with catch_all = none" wait_for reloaded
+check "a message to support@help.example.com (a stranger's, verified first)" send --to support@help.example.com \
+	--header "Subject: whole domain" --header "Message-Id: <dom1@customer.test>"
+check "... delivered" queue_wait 20
+like "$(grep "$QID: to=<support@help.example.com>" "$PFLOG")" 'relay=[^ ]*\[leadgate/lmtp\].*status=sent' \
+	"the whole-domain line sent it to leadgate"
+like "$(lead_of dom1@customer.test support@help.example.com)" '^won [0-9]+$' "lead and ticket"
+check_not "a message to nobody@help.example.com is refused at RCPT" send --to nobody@help.example.com \
+	--header "Message-Id: <dom2@customer.test>"
+like "$(grep 'NOQUEUE: reject: RCPT' "$PFLOG" | grep 'nobody@help.example.com')" \
+	'450 4\.1\.1 <nobody@help\.example\.com>: Recipient address rejected: (unverified|undeliverable) address: .*said: 550 5\.1\.1' \
+	"... by smtpd (450: Postfix's unverified_recipient_reject_code), with leadgate's 550 5.1.1 from the probe"
+like "$(cat "$LMTPD_LOG")" 'reject: RCPT from .*<nobody@help\.example\.com>: unknown recipient' "leadgate-lmtpd answered the probe"
+is "$(sqlq "SELECT count(*) FROM messages WHERE message_id = 'dom2@customer.test'")" 0 "nothing recorded for it"
+exec 5<>"/dev/tcp/127.0.0.1/$SMTPD_PORT"
+out=$(timeout 10 bash -c 'read -r g <&5; printf "EHLO c.customer.test\r\nMAIL FROM:<bob@customer.test> SIZE=60000000\r\nQUIT\r\n" >&5; cat <&5' | tr -d '\r')
+exec 5<&-
+like "$out" '552 5\.3\.4 Message size exceeds fixed limit' "a message declared larger than message_size_limit is refused at MAIL"
+is "$(grep -c 'status=bounced' "$PFLOG")" 1 "no bounce in this part (the one is the earlier oversize message)"
 
 # --- over TCP ------------------------------------------------------------------
 check "Postfix stops" pf_stop

@@ -18,6 +18,7 @@
 #   sink_start             smtp-sink: the reps' mailboxes and the outside
 #                          world (bounces land there); $SINK_PORT, $SINK_DIR
 #   pf_config unix|tcp     write the instance's config from contrib/postfix
+#                          (PF_OPTIONAL=1: with its commented options in)
 #   pf_start, pf_stop      the instance (pf_stop also runs at exit)
 #   send ARGS              swaks to the instance's smtpd; queue id in $QID
 #   queue_wait [SECS]      until the queue is empty (bounded); queue_ids
@@ -170,8 +171,10 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 myhostname = mx.example.com
 mydestination =
-relay_domains = example.com
-mynetworks = 127.0.0.0/8
+relay_domains = example.com, help.example.com
+# (with PF_OPTIONAL the client is a stranger, so that the snippet's
+# recipient restrictions apply to it)
+mynetworks = $(if [ "${PF_OPTIONAL:-}" ]; then echo 192.0.2.1/32; else echo 127.0.0.0/8; fi)
 maillog_file = $PFLOG
 maillog_file_prefixes = $T
 smtputf8_enable = no
@@ -187,10 +190,20 @@ minimal_backoff_time = 600s
 queue_run_delay = 600s
 # contrib/postfix/main.cf:
 EOF
-		sed -e "s|/etc/postfix/|$PFC/|g" -e "s|inet:127\.0\.0\.1:8891|inet:127.0.0.1:$MILTER_PORT|g" "$CONTRIB/main.cf"
-		# Postfix's own size limit above leadgate's, so that the
-		# oversize test reaches leadgate (a site keeps it below)
-		printf '\n# test: larger than [lmtpd] max_message_size\nmessage_size_limit = 10240000\n'
+		sed -e "s|/etc/postfix/|$PFC/|g" -e "s|inet:127\.0\.0\.1:8891|inet:127.0.0.1:$MILTER_PORT|g" "$CONTRIB/main.cf" |
+		if [ "${PF_OPTIONAL:-}" ]; then
+			# the commented options in: Postfix's size limit and
+			# address verification
+			sed -e 's/^#\(message_size_limit = \)/\1/' -e 's/^#\(smtpd_recipient_restrictions = \)/\1/' \
+			    -e 's/^#\([ \t]*reject_unauth_destination\)/\1/'
+		else
+			cat
+		fi
+		if [ -z "${PF_OPTIONAL:-}" ]; then
+			# Postfix's own size limit above leadgate's, so that the
+			# oversize test reaches leadgate (a site keeps it below)
+			printf '\n# test: larger than [lmtpd] max_message_size\nmessage_size_limit = 10240000\n'
+		fi
 	} > "$PFC/main.cf"
 	{
 		cat <<EOF
@@ -236,6 +249,9 @@ EOF
 		# every lmtp:unix: next hop as the table's commented TCP lines say
 		sed -e "/^#/!s|lmtp:unix:leadgate/lmtp|lmtp:inet:127.0.0.1:$LMTPD_PORT|" \
 		    "$CONTRIB/leadgate_transport" > "$PFC/leadgate_transport"
+	elif [ "${PF_OPTIONAL:-}" ]; then
+		# the whole-domain line in
+		sed -e 's/^#\(help\.example\.com \)/\1/' "$CONTRIB/leadgate_transport" > "$PFC/leadgate_transport"
 	else
 		cp "$CONTRIB/leadgate_transport" "$PFC/leadgate_transport"
 	fi
