@@ -98,10 +98,20 @@ milter_sync() {  # milter_sync MSGID: the directions the sync log has for alice
 if [ -x "$MILTER" ]; then
 	mkdir -p "$LGDIR/spool" && { [ -z "$LG_USER" ] || chown "$LG_USER" "$LGDIR/spool"; }
 	{ cat "$T/lmtpd.conf"; printf '[milter]\nspool_dir = %s\n[sync]\ninternal_domains = example.com\n' "$LGDIR/spool"; } > "$T/milter.conf"
-	"${AS_LG[@]}" "$MILTER" -c "$T/milter.conf" --listen "inet:$MILTER_PORT@127.0.0.1" 2>>"$MILTER_LOG" &
+	# Under strace when there is one (and systemd-analyze to say what
+	# contrib/systemd/leadgate-milter.service allows): its calls are
+	# checked against the unit's filter at the end. strace runs as the
+	# user too, and LeakSanitizer cannot run under it.
+	MTRACE=()
+	if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
+		MTRACE=(env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq -o "$LGDIR/milter.trace")
+	fi
+	"${AS_LG[@]}" "${MTRACE[@]}" "$MILTER" -c "$T/milter.conf" --listen "inet:$MILTER_PORT@127.0.0.1" 2>>"$MILTER_LOG" &
 	MILTER_PID=$!
 	lg_track "$MILTER_PID"
 	check "leadgate-milter starts on the port the snippet's smtpd_milters names" wait_for port_in_use "$MILTER_PORT"
+	# the milter itself (strace's child when traced): signals go to it
+	[ ${#MTRACE[@]} = 0 ] || { MILTER_PID=$(pgrep -P "$MILTER_PID" | head -1); lg_track "$MILTER_PID"; }
 	nw=$(grep -c 'Milter service' "$PFLOG")
 	SEND_PORT=$SUB_PORT FROM=alice@example.com \
 	check "a rep's mail on submission, with the milter running" \
@@ -119,6 +129,16 @@ if [ -x "$MILTER" ]; then
 	kill -TERM "$MILTER_PID"
 	for i in $(seq 100); do kill -0 "$MILTER_PID" 2>/dev/null || break; sleep 0.1; done
 	check "leadgate-milter stops on SIGTERM" sh -c "! kill -0 $MILTER_PID 2>/dev/null"
+	if [ ${#MTRACE[@]} != 0 ]; then
+		source "$top_srcdir/tests/postfix/unit-lib.sh"
+		unit_filter "$T/allowed.net"
+		for i in $(seq 50); do [ -z "$(pgrep -f "strace -f -qq -o $LGDIR/milter.trace")" ] && break; sleep 0.1; done
+		diag "leadgate-milter made $(syscalls "$LGDIR/milter.trace" | wc -l) distinct system calls"
+		is "$(refused "$LGDIR/milter.trace" "$T/allowed.net")" "" \
+			"every call the milter made passes its unit's SystemCallFilter=@system-service ~@privileged"
+		like "$(families "$LGDIR/milter.trace")" '^(AF_(INET|INET6|UNIX) )*$' \
+			"... and every socket it opened is AF_INET, AF_INET6 or AF_UNIX ($(families "$LGDIR/milter.trace"))"
+	fi
 	unlike "$(cat "$MILTER_LOG")" 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "the milter's log has no sanitizer complaint"
 else
 	skip "leadgate-milter is not built: the mail only flowed with the milter down"
