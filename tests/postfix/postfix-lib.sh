@@ -4,8 +4,9 @@
 # The instance is Postfix's own programs with a config directory, queue and
 # data directory under the test's scratch folder: `postfix -c DIR start`,
 # loopback ports only, no multi_instance set-up, so the system's Postfix (its
-# /etc/postfix, its queue, its master) is never read, written, started or
-# stopped. Its main.cf and master.cf are contrib/postfix/'s files with only
+# main.cf and master.cf, its queue, its master) is never used, changed,
+# started or stopped; only the package's own files (postfix-files,
+# dynamicmaps.cf in /etc/postfix) are read. Its main.cf and master.cf are contrib/postfix/'s files with only
 # paths and ports put in (pf_config says exactly what else is the test's),
 # so the shipped snippets are the ones tested.
 #
@@ -13,8 +14,9 @@
 #                          swaks packages when missing; skip_all otherwise)
 #   lg_setup               database, mailboxes, the rep, lmtpd's config;
 #                          as_lg CMD: CMD as the daemon's user (nobody)
-#   lmtpd_up [unix|tcp]    start leadgate-lmtpd on the socket Postfix uses;
-#                          $LMTPD_PID; lmtpd_down: SIGTERM, bounded wait
+#   lmtpd_up               start leadgate-lmtpd on the socket in the queue
+#                          directory and on $LMTPD_PORT; $LMTPD_PID;
+#                          lmtpd_down: SIGTERM, bounded wait
 #   sink_start             smtp-sink: the reps' mailboxes and the outside
 #                          world (bounces land there); $SINK_PORT, $SINK_DIR
 #   pf_config unix|tcp     write the instance's config from contrib/postfix
@@ -51,13 +53,14 @@ pf_require() {
 }
 
 port_in_use() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-# free_port: a free TCP port on loopback, from a random start
+# free_port NAME: set NAME to a free TCP port on loopback, from a random
+# start, and one not handed out before (not in a subshell: it remembers)
 free_port() {
 	local p=$(( 20000 + RANDOM % 20000 )) i
 	for i in $(seq 200); do
 		if ! port_in_use "$p" && [[ " ${_pf_ports:-} " != *" $p "* ]]; then
 			_pf_ports="${_pf_ports:-} $p"
-			echo "$p"
+			printf -v "$1" '%s' "$p"
 			return 0
 		fi
 		p=$((p + 1))
@@ -90,7 +93,7 @@ sqlq() { sqlite3 -batch -noheader "$LGDB" "$@"; }
 # support@ always (new organization, end user and ticket), sales@ existing
 # (a lead only); alice@ is a sales rep, whose mailbox is elsewhere.
 lg_setup() {
-	LMTPD_PORT=$(free_port) || return 1
+	free_port LMTPD_PORT || return 1
 	# nobody must reach its folders below the scratch folder
 	chmod 711 "$T"
 	mkdir -p "$LGDIR" "$PFQ/leadgate" || return 1
@@ -133,7 +136,7 @@ lmtpd_down() {
 
 # --- the outside world ----------------------------------------------------------
 sink_start() {
-	SINK_PORT=$(free_port) || return 1
+	free_port SINK_PORT || return 1
 	mkdir -p "$SINK_DIR" && chown postfix "$SINK_DIR"
 	# -d: one file per message, in $SINK_DIR
 	smtp-sink -u postfix -d "$SINK_DIR/%M." "127.0.0.1:$SINK_PORT" 100 >"$T/sink.log" 2>&1 &
@@ -147,7 +150,8 @@ sink_start() {
 # transport table as shipped; tcp takes its commented TCP lines instead.
 pf_config() {
 	local variant=$1
-	SMTPD_PORT=${SMTPD_PORT:-$(free_port)} SUB_PORT=${SUB_PORT:-$(free_port)} MILTER_PORT=${MILTER_PORT:-$(free_port)}
+	local v
+	for v in SMTPD_PORT SUB_PORT MILTER_PORT; do [ -n "${!v:-}" ] || free_port "$v" || return 1; done
 	mkdir -p "$PFC" "$PFQ" "$PFD" || return 1
 	# the master opens its lock in data_directory as the postfix user
 	chmod 711 "$T"
