@@ -2,7 +2,8 @@
 # configured from contrib/postfix/ (see postfix-lib.sh): swaks -> smtpd ->
 # the lmtp: transport -> leadgate-lmtpd, over the UNIX socket in the queue
 # directory and over TCP, with XFORWARD (the queue id in lmtpd's log line);
-# leads and tickets as the mailbox modes say; a copy of a rep's received
+# leads and tickets as the mailbox modes say; an SMTPUTF8 message with a
+# UTF-8 sender (Postfix's default smtputf8_enable = yes); a copy of a rep's received
 # mail reaching leadgate for the rep's own address (recipient_bcc_maps,
 # lmtp_generic_maps) while the rep's mailbox still gets it; leadgate-lmtpd
 # running as an unprivileged user with its socket in a set-group-ID folder
@@ -59,6 +60,34 @@ is "$(leads_of unix2@customer.test)" 2 "a lead per mailbox"
 is "$(sqlq "SELECT count(DISTINCT l.ticket_id) FROM leads l JOIN messages m ON m.id = l.message_id WHERE m.message_id = 'unix2@customer.test' AND l.ticket_id IS NOT NULL")" 1 \
 	"at most one ticket"
 like "$(lead_of unix2@customer.test sales@example.com)" '^(unread|won) ' "sales@ (existing) has its lead"
+
+# --- SMTPUTF8 (Postfix's default smtputf8_enable = yes) ---------------------------
+smtp_session() {  # smtp_session PORT: the session on stdin (LF -> CRLF), replies out
+	exec 6<>"/dev/tcp/127.0.0.1/$1" || return 1
+	sed 's/$/\r/' >&6
+	timeout 20 cat <&6 | tr -d '\r'
+	exec 6<&-
+}
+out=$(smtp_session "$SMTPD_PORT" <<'EOF'
+EHLO client.customer.test
+MAIL FROM:<jörg@customer.test> SMTPUTF8
+RCPT TO:<support@example.com>
+DATA
+From: Jörg Müller <jörg@customer.test>
+To: support@example.com
+Subject: Grüße aus Köln
+Message-Id: <utf8-1@customer.test>
+
+Schöne Grüße.
+.
+QUIT
+EOF
+)
+like "$out" '250 2\.0\.0 Ok: queued as' "an SMTPUTF8 message with a UTF-8 sender is queued"
+check "... delivered" queue_wait 20
+like "$(grep 'message-id=<utf8-1@customer.test>' "$LMTPD_LOG")" 'from=<jörg@customer\.test> to=<support@example\.com> outcome=recorded' \
+	"leadgate-lmtpd took it from Postfix with its UTF-8 sender"
+is "$(sqlq "SELECT subject FROM messages WHERE message_id = 'utf8-1@customer.test'")" "Grüße aus Köln" "... subject intact"
 
 # --- a rep's received mail: the rep's mailbox and a copy for leadgate -------------
 check "a message to the rep alice@" send --to alice@example.com \

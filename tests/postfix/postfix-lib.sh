@@ -181,7 +181,6 @@ relay_domains = example.com, help.example.com
 mynetworks = $(if [ "${PF_OPTIONAL:-}" ]; then echo 192.0.2.1/32; else echo 127.0.0.0/8; fi)
 maillog_file = $PFLOG
 maillog_file_prefixes = $T
-smtputf8_enable = no
 # nothing of the system's: no /etc/aliases, no local delivery
 alias_maps =
 alias_database =
