@@ -56,7 +56,6 @@
  */
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "lmtpd.h"
 #include "lmtp_loop.h"
@@ -213,28 +212,12 @@ batch_run(lmtp_job **jobs, guint n)
 static gboolean
 prove_durable(int busy_timeout_ms, GError **error)
 {
-	sqlite3 *db = NULL;
-	int rc, wal_frames = -1, done = -1;
-
 	if (lg_fault_injected("checkpoint")) {
 		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_IO, "injected checkpoint failure");
 		return FALSE;
 	}
-	rc = sqlite3_open_v2(lmtpd.db_path, &db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(db, busy_timeout_ms);
-		rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_FULL, &wal_frames, &done);
-	if (rc == SQLITE_OK && wal_frames != done)
-		rc = SQLITE_BUSY;
-	if (rc != SQLITE_OK)
-		g_set_error(error, LG_STORE_ERROR, rc == SQLITE_BUSY ? LG_STORE_ERROR_BUSY : LG_STORE_ERROR_IO,
-		            "checkpoint of %s: %s", lmtpd.db_path,
-		            db != NULL && rc != SQLITE_BUSY ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	sqlite3_close_v2(db);
-	return rc == SQLITE_OK;
+	g_autoptr(lg_store) st = lg_store_open(lmtpd.db_path, 0, busy_timeout_ms, error);
+	return st != NULL && lg_store_checkpoint(st, error);
 }
 
 /* Sets the time field at @offset of every job in @jobs to now: one clock

@@ -346,6 +346,25 @@ lg_store_release(lg_store *st, const char *name, GError **error)
 	return store_exec(st, sql, "", NULL, error);
 }
 
+gboolean
+lg_store_checkpoint(lg_store *st, GError **error)
+{
+	int wal_frames = -1, done = -1;
+	/* with synchronous=FULL, SQLite syncs the WAL before copying it and the
+	 * database file after: a full checkpoint that copied every frame leaves
+	 * nothing whose durability rests on an earlier sync */
+	if (!exec_script(st, "PRAGMA synchronous=FULL", "checkpoint", error))
+		return FALSE;
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_FULL, &wal_frames, &done);
+	if (rc == SQLITE_OK && wal_frames != done)
+		rc = SQLITE_BUSY;   /* a reader kept part of the log: not proven yet */
+	if (rc != SQLITE_OK) {
+		store_set_error(st, rc, error, "checkpoint");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 void
 lg_store_rollback_to(lg_store *st, const char *name)
 {

@@ -64,6 +64,13 @@ lg_walsync *lg_walsync_ref(lg_walsync *ws);
 void lg_walsync_unref(lg_walsync *ws);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_walsync, lg_walsync_unref)
 
+/* Copies the whole write-ahead log into the database file and syncs both
+ * (a FULL checkpoint at synchronous=FULL). Success proves that everything
+ * committed on the database so far is on disk, whatever earlier syncs did:
+ * leadgate-lmtpd accepts mail again only after one succeeded following a
+ * failed sync. BUSY while another connection holds part of the log. */
+gboolean lg_store_checkpoint(lg_store *st, GError **error);
+
 /* Named savepoints inside a transaction. */
 gboolean lg_store_savepoint(lg_store *st, const char *name, GError **error);
 gboolean lg_store_release(lg_store *st, const char *name, GError **error);
