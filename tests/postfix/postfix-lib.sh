@@ -294,8 +294,20 @@ queue_ids() { postqueue -c "$PFC" -j 2>/dev/null | sed -n 's/.*"queue_id": *"\([
 queue_count() { postqueue -c "$PFC" -j 2>/dev/null | grep -c '"queue_id"'; }
 queue_empty() { [ "$(queue_count)" = 0 ]; }
 queue_wait() {
-	local i
-	for i in $(seq $(( ${1:-20} * 10 ))); do queue_empty && return 0; sleep 0.1; done
+	local i n=$(( ${1:-20} * 10 ))
+	for i in $(seq "$n"); do
+		queue_empty && return 0
+		# half-way, say why mail is still queued (a test log is all CI keeps)
+		# and flush once more: a delivery that failed again after the first
+		# flush (a timeout on a loaded machine) would otherwise wait for
+		# Postfix's backoff, minutes away
+		if [ "$i" = $(( n / 2 )) ]; then
+			diag "still queued after $(( n / 20 )) s: $(queue_count)" \
+			     "$(postqueue -c "$PFC" -p 2>/dev/null | grep -E '^ *\(' | sort | uniq -c | head -5)"
+			pq_flush
+		fi
+		sleep 0.1
+	done
 	return 1
 }
 pq_flush() { postqueue -c "$PFC" -f; }
