@@ -9,9 +9,10 @@
 #   Runs tests/fuzz/fuzz-NAME (in the build directory, the current one) for
 #   N seconds each, one after the other and one job each, on its seed
 #   corpus tests/fuzz/corpus/NAME of the source tree and its dictionary.
-#   New inputs go to tests/fuzz/work/NAME (the seeds are never written);
-#   --smoke starts that from nothing, a campaign keeps it, so a second
-#   `make fuzz` goes on where the first stopped. A crash, leak, timeout
+#   New inputs go to tests/fuzz/work/NAME (the seeds are never written),
+#   which a campaign keeps, so a second `make fuzz` goes on where the first
+#   stopped; --smoke starts from the seeds alone, in tests/fuzz/smoke/NAME,
+#   and leaves a campaign's corpus alone. A crash, leak, timeout
 #   (an input taking more than FUZZ_TIMEOUT seconds, 30) or out-of-memory
 #   report leaves the input in tests/fuzz/findings/ and fails the run; the
 #   target's output is in tests/fuzz/NAME.log. One line per target says how
@@ -57,7 +58,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS UBSAN_OPTIONS top_srcdir=$srcdir
 
-mkdir -p tests/fuzz/findings tests/fuzz/work || exit 1
+mkdir -p tests/fuzz/findings || exit 1
 failed=0
 pass=0
 fail=0
@@ -66,6 +67,7 @@ for name in "$@"; do
 	prog=tests/fuzz/fuzz-$name
 	seeds=$srcdir/tests/fuzz/corpus/$name
 	work=tests/fuzz/work/$name
+	[ "$smoke" = yes ] && work=tests/fuzz/smoke/$name
 	log=tests/fuzz/$name.log
 	dict=$(dict_of "$name")
 	if [ ! -x "$prog" ]; then
