@@ -14,15 +14,16 @@
 #                        uninstall` removes what it installed.
 #   bash setup.sh test   install, build, and pass every test: make check in
 #                        a -Werror build and in an ASan+UBSan build, then
-#                        make distcheck; names the skipped tests and ends
-#                        with "N passed, N failed, N skipped"
+#                        make distcheck and make fuzz-smoke (each libFuzzer
+#                        target for a minute, clang); names the skipped
+#                        tests and ends with "N passed, N failed, N skipped"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
 DEPS="build-essential autoconf automake pkg-config libglib2.0-dev libglib2.0-dev-bin
 libgmime-3.0-dev libsqlite3-dev sqlite3 libpcre2-dev libcurl4-openssl-dev libssl-dev libmilter-dev
-libspf2-dev libxml2-dev swaks postfix miltertest python3 openssl util-linux procps"
+libspf2-dev libxml2-dev swaks postfix miltertest python3 openssl util-linux procps clang"
 
 # `run` also needs man-db, so that `man leadgate` works after it (a
 # minimal Debian has no man command); `test` does not.
@@ -118,6 +119,11 @@ test)
   logs+=(build-san-check.log)
   (cd build && make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror) > build-distcheck.log 2>&1 || status=1
   logs+=(build-distcheck.log)
+  # the fuzz targets (tests/fuzz/README); clang warns where gcc does not,
+  # so the -Werror gate is the gcc build's
+  CC=clang build build-fuzz --enable-fuzzing
+  (cd build-fuzz && make fuzz-smoke) > build-fuzz-smoke.log 2>&1 || status=1
+  logs+=(build-fuzz-smoke.log)
   passed=0; failed=0; skipped=0; skips=()
   for l in "${logs[@]}"; do
     echo "== $l"
