@@ -130,5 +130,8 @@ int cmd_replay(lg_cli *cli, int argc, char **argv);
 int cmd_rules(lg_cli *cli, int argc, char **argv);   /* rules check | rules test */
 int cmd_config(lg_cli *cli, int argc, char **argv);  /* config check | config defaults */
 int cmd_user(lg_cli *cli, int argc, char **argv);
+int cmd_user_sync(lg_cli *cli, int argc, char **argv); /* user sync|keywords|exclude (cmd_sync.c) */
+int cmd_log(lg_cli *cli, int argc, char **argv);
+int cmd_purge(lg_cli *cli, int argc, char **argv);
 
 #endif

@@ -127,6 +127,10 @@ cmd_spam(lg_cli *cli, int argc, char **argv)
 int
 cmd_user(lg_cli *cli, int argc, char **argv)
 {
+	/* the email sync's subcommands live in cmd_sync.c */
+	if (argc >= 2 && (strcmp(argv[1], "sync") == 0 || strcmp(argv[1], "keywords") == 0 ||
+	                  strcmp(argv[1], "exclude") == 0))
+		return cmd_user_sync(cli, argc, argv);
 	g_autofree char *role = NULL, *name = NULL;
 	GOptionEntry entries[] = {
 		{ "role", 0, 0, G_OPTION_ARG_STRING, &role, "admin, tech, sales, marketing or manager", "R" },

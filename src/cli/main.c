@@ -29,7 +29,8 @@ static const char *const lead_subs[] = {
 	"convert ID [--org] [--ticket]", "assign ID USER", "set ID FIELD VALUE", NULL
 };
 static const char *const ticket_subs[] = { "list [--status S]", "show NUMBER", NULL };
-static const char *const user_subs[] = { "add EMAIL --role R [--name N]", "remove EMAIL", "list", NULL };
+static const char *const user_subs[] = { "add EMAIL --role R [--name N]", "remove EMAIL", "list",
+	"sync EMAIL on|off", "keywords EMAIL add|remove|list [WORD]", "exclude EMAIL add|remove|list [ITEM]", NULL };
 static const char *const rules_subs[] = {
 	"check [PATH]", "test [--rules PATH] [--rcpt ADDR]... [--sender ADDR] FILE|-", NULL
 };
@@ -46,7 +47,9 @@ static const cli_command commands[] = {
 	{ "spam", cmd_spam, "the spam list: add, remove, list", spam_subs, NULL },
 	{ "lead", cmd_lead, "leads: list, show, spam, unspam, convert, assign, set", lead_subs, NULL },
 	{ "ticket", cmd_ticket, "tickets: list, show", ticket_subs, NULL },
-	{ "user", cmd_user, "users (techs, sales reps): add, remove, list", user_subs, NULL },
+	{ "user", cmd_user, "users (techs, sales reps): add, remove, list, sync, keywords, exclude", user_subs, NULL },
+	{ "log", cmd_log, "the email sync log", NULL, "[--user U] [--since today|yesterday|7d|30d|DATE] [--until DATE] [--search TEXT]" },
+	{ "purge", cmd_purge, "drop raw messages and bodies older than [sync] retention_days", NULL, "[--dry-run]" },
 	{ "replay", cmd_replay, "run stored or quarantined messages through the chain again", NULL,
 	  "[--quarantine] [ID...]" },
 	{ "config", cmd_config, "configuration: check, defaults", config_subs, NULL },
