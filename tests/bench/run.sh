@@ -686,6 +686,22 @@ row rules_1000_median_us "$rules_us" "-" "<1000us" lt 1000
 row core_cpu_us_per_msg_4k "$core_us" "-" "-" none
 row html2text_us_per_msg "$html_us" "-" "-" none
 
+# leadgate-milter on Postfix's submission path (tests/milter/bench-milter.sh:
+# a private Postfix relaying to smtp-sink with no milter, with leadgate-milter
+# and with OpenDKIM signing, medians of its own rounds). It prints its rows in
+# this table's CSV form; they are taken as they are.
+if [ "$(id -u)" = 0 ] && [ -x "$top_builddir/milter/leadgate-milter" ]; then
+	echo "bench: leadgate-milter on Postfix's submission path" >&2
+	if milter_rows=$(top_srcdir=$top_srcdir top_builddir=$top_builddir BENCH_ROUNDS=$ROUNDS timeout 600 bash "$top_srcdir/tests/milter/bench-milter.sh" \
+	                 2> "$S/milter-bench.err" | grep '^milter_'); then
+		while IFS= read -r r; do rows+=("$r"); done <<< "$milter_rows"
+	else
+		warn "the milter bench printed no rows: $(tail -2 "$S/milter-bench.err" | tr '\n' ' ')"
+	fi
+else
+	warn "the milter rows need root and leadgate-milter built"
+fi
+
 # --- output -----------------------------------------------------------------
 {
 	echo "metric,leadgate,reference,ratio,target,met"
