@@ -15,6 +15,8 @@
 #include "lg.h"
 #include "deliver.h"
 #include "chain.h"
+#include "store_sync.h"
+#include "sync.h"
 
 struct lg_delivery {
 	lg_raw *raw;
@@ -78,6 +80,55 @@ lg_delivery_parse(lg_delivery *d, const lg_config *cfg, GError **error)
 	return d->msg != NULL;
 }
 
+/* A user's own address (a sales rep's inbox, SPEC §3) is not a mailbox:
+ * removed users too, whose mail the sync log then records as skipped. */
+static gboolean
+rcpt_is_user(lg_store *st, const char *rcpt, gboolean *user_r, GError **error)
+{
+	lg_sync_user u;
+	if (!lg_store_sync_user_find(st, rcpt, &u, error))
+		return FALSE;
+	*user_r = u.id != 0;
+	lg_sync_user_clear(&u);
+	return TRUE;
+}
+
+/* The users' recipients: the message through the inbound sync filter as
+ * Email Received (in this delivery's savepoint, nested as one of its own),
+ * exactly as leadgate-milter would have recorded it; one activity per
+ * (Message-ID, user, direction, lead) whichever saw it first. */
+static gboolean
+apply_sync(lg_delivery *d, lg_store *st, const lg_config *cfg, GError **error)
+{
+	g_autoptr(GPtrArray) outcomes = NULL;
+	lg_sync_input in = { .direction = LG_SYNC_IN, .login = NULL, .source = "lmtpd" };
+	if (!lg_sync_message(st, cfg, d->raw, d->msg, d->env, &in, &outcomes, error))
+		return FALSE;
+	for (guint i = 0; i < d->results->len; i++) {
+		lg_rcpt_result *r = d->results->pdata[i];
+		if (r->status != LG_RCPT_PENDING)
+			continue;
+		guint n = 0, recorded = 0;
+		for (guint k = 0; k < outcomes->len; k++) {
+			lg_sync_outcome *o = outcomes->pdata[k];
+			if (g_strcmp0(o->user, r->recipient) != 0)
+				continue;
+			n++;
+			recorded += o->recorded;
+			if (r->lead_id == 0 && o->lead_id != 0)
+				r->lead_id = o->lead_id;
+			g_ptr_array_add(r->trace, g_strdup_printf("sync: %s%s%s%s%s", o->outcome,
+			                o->counterpart && *o->counterpart ? " " : "", o->counterpart ? o->counterpart : "",
+			                o->reason ? ": " : "", o->reason ? o->reason : ""));
+		}
+		r->status = n > 0 && recorded == 0 ? LG_RCPT_DUPLICATE : LG_RCPT_RECORDED;
+		r->decided_by = g_strdup("sync");
+		r->reason = n == 0 ? g_strdup("a user's address: email sync is off, nothing to record")
+		                   : g_strdup_printf("a user's address: %u sync outcome(s), see the sync log", n);
+	}
+	return TRUE;
+}
+
 static gboolean
 apply_chain(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *rules, GError **error)
 {
@@ -92,11 +143,21 @@ apply_chain(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *
 	if (!lg_store_raw_put(st, d->raw, error) ||
 	    !lg_store_message_put(st, d->msg, d->env, &c.facts, &c.message_row, &created, error))
 		goto out;
+	guint users = 0;
 	for (guint i = 0; i < d->results->len; i++) {
 		lg_rcpt_result *r = d->results->pdata[i];
+		gboolean user;
+		if (!rcpt_is_user(st, r->recipient, &user, error))
+			goto out;
+		if (user) {
+			users++;   /* below, once for all of them */
+			continue;
+		}
 		if (!lg_chain_decide(&c, r->recipient, r, error))
 			goto out;
 	}
+	if (users > 0 && !apply_sync(d, st, cfg, error))
+		goto out;
 	ok = TRUE;
 out:
 	lg_chain_clear(&c);
@@ -191,6 +252,13 @@ lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt, gboolean *
 	if (!lg_store_mailbox_lookup(st, canon, &id, &mode, error))
 		return FALSE;
 	*known = mode != NULL || g_strcmp0(cfg->catch_all, "none") != 0;
+	if (!*known) {
+		/* a sales rep's own address takes their copy for the email sync */
+		gboolean user;
+		if (!rcpt_is_user(st, canon, &user, error))
+			return FALSE;
+		*known = user;
+	}
 	return TRUE;
 }
 
