@@ -67,10 +67,13 @@ auth_result(const char *value, const char *method)
 	for (const char *p = strstr(lower, needle); p; p = strstr(p + 1, needle)) {
 		if (p != lower && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-'))
 			continue;
-		p += strlen(needle);
-		gsize n = strspn(p, "abcdefghijklmnopqrstuvwxyz");
+		/* the verdict after the needle; p itself stays on the needle, so
+		 * the next search starts inside the string even when "spf=" ends
+		 * it (fuzz-deliver: a read past the end) */
+		const char *v = p + strlen(needle);
+		gsize n = strspn(v, "abcdefghijklmnopqrstuvwxyz");
 		if (n > 0)
-			return g_strndup(p, n);
+			return g_strndup(v, n);
 	}
 	return NULL;
 }

@@ -14,6 +14,9 @@
 #include "message.h"
 #include "raw.h"
 #include "ref.h"
+#include "deliver.h"
+#include "envelope.h"
+#include "store.h"
 
 static void
 test_address_normalize(void)
@@ -441,6 +444,49 @@ test_message_reuse(void)
 	g_assert_cmpuint(stream->ref_count, ==, refs);
 }
 
+/* An Authentication-Results header of the trusted authserv-id whose value
+ * ends in a method's "spf=" or "dmarc=" with no verdict: the chain's reader
+ * searched on from past the string's end (a heap read overflow, an abort
+ * under ASan; found by tests/fuzz/fuzz-deliver). No verdict is read, and
+ * the delivery goes through. */
+static void
+test_chain_auth_results_at_end(void)
+{
+	static const char *const values[] = { "mx.example; spf=", "mx.example; dmarc=",
+	                                      "mx.example; spf=pass smtp.mailfrom=a; dmarc=" };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *dir = g_dir_make_tmp("lgchain-XXXXXX", &err);
+	g_autofree char *db = g_build_filename(dir, "t.db", NULL);
+	g_autofree char *conf = g_build_filename(dir, "t.conf", NULL);
+	g_autofree char *conf_text = g_strdup_printf("[store]\ndatabase = %s\n"
+		"[inbound]\ntrusted_authserv_id = mx.example\ncatch_all = always\n", db);
+	g_assert_no_error(err);
+	g_assert_true(g_file_set_contents(conf, conf_text, -1, NULL));
+	g_autoptr(lg_config) cfg = lg_config_load(conf, &err);
+	g_assert_no_error(err);
+	g_autoptr(lg_store) st = lg_store_open(db, LG_STORE_MIGRATE, 5000, &err);
+	g_assert_no_error(err);
+	for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
+		g_autofree char *text = g_strdup_printf("Authentication-Results: %s\r\n"
+			"From: a@b.example\r\nTo: support@example.test\r\nSubject: x\r\n"
+			"Message-ID: <auth%u@b.example>\r\n\r\nhi\r\n", values[i], i);
+		lg_envelope *env = lg_envelope_new("a@b.example");
+		lg_envelope_add_rcpt(env, "support@example.test");
+		g_autoptr(lg_delivery) d = lg_delivery_new(lg_raw_new_from_data(text, strlen(text)), env);
+		g_assert_true(lg_delivery_parse(d, cfg, &err));
+		g_assert_no_error(err);
+		g_assert_true(lg_deliver_dry_run(d, st, cfg, NULL, &err));
+		g_assert_no_error(err);
+	}
+	g_clear_pointer(&st, lg_store_close);
+	for (const char *const *sfx = (const char *const[]){ "", "-wal", "-shm", NULL }; *sfx; sfx++) {
+		g_autofree char *p = g_strconcat(db, *sfx, NULL);
+		g_unlink(p);
+	}
+	g_unlink(conf);
+	g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -460,5 +506,6 @@ main(int argc, char **argv)
 	g_test_add_func("/message/dsn", test_message_dsn);
 	g_test_add_func("/message/broken", test_message_broken);
 	g_test_add_func("/message/reuse", test_message_reuse);
+	g_test_add_func("/chain/auth-results-at-end", test_chain_auth_results_at_end);
 	return g_test_run();
 }
