@@ -1332,6 +1332,108 @@ parse_tls_get(void)
 	return t;
 }
 
+/* ---- GMime 3.2.13's address-comment leak -------------------------------- */
+
+/* GMime 3.2.13 (Debian 12) leaks the address it has just read when an
+ * address header ends inside a comment that is never closed ("a@b (x", its
+ * issue 159, fixed in later releases): a stranger could grow the daemon by a
+ * kilobyte per message. So before GMime sees the top-level header block,
+ * the opening parenthesis of such a comment is blanked, byte for byte:
+ * every offset into the stream stays what it was. (An attached message's
+ * headers are parsed by GMime too; they are not rewritten.) */
+static gboolean
+is_address_header(const char *name, gsize len)
+{
+	static const char *const names[] = {
+		"from", "to", "cc", "bcc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc",
+		"resent-bcc", "resent-sender", "resent-reply-to", NULL };
+	for (const char *const *n = names; *n; n++)
+		if (strlen(*n) == len && g_ascii_strncasecmp(*n, name, len) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* Blanks the unclosed '(' of each address header in @buf[0..@len) (the
+ * header block and maybe more); returns how many it blanked. Linear. */
+static guint
+blank_unclosed_comments(char *buf, gsize len)
+{
+	guint blanked = 0;
+	gsize opens[32];
+	gsize i = 0;
+	while (i < len) {
+		if (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < len && buf[i + 1] == '\n'))
+			break;   /* the blank line: end of the header block */
+		gsize name = i;
+		while (i < len && buf[i] != ':' && buf[i] != '\n')
+			i++;
+		gboolean addr = i < len && buf[i] == ':' && is_address_header(buf + name, i - name);
+		guint depth = 0;
+		gboolean quoted = FALSE;
+		for (; i < len; i++) {
+			char c = buf[i];
+			if (c == '\n') {
+				if (i + 1 < len && (buf[i + 1] == ' ' || buf[i + 1] == '\t'))
+					continue;   /* folded: the same header goes on */
+				i++;
+				break;
+			}
+			if (!addr)
+				continue;
+			if (c == '\\' && i + 1 < len && buf[i + 1] != '\n') {
+				i++;
+				continue;
+			}
+			if (depth == 0 && c == '"')
+				quoted = !quoted;
+			else if (!quoted && c == '(') {
+				if (depth < G_N_ELEMENTS(opens))
+					opens[depth] = i;
+				depth++;
+			} else if (!quoted && c == ')' && depth > 0)
+				depth--;
+		}
+		for (guint d = 0; d < MIN(depth, G_N_ELEMENTS(opens)); d++, blanked++)
+			buf[opens[d]] = ' ';
+	}
+	return blanked;
+}
+
+/* The stream GMime should parse: @raw itself, or (rarely) a copy of its
+ * header block with unclosed comments blanked followed by the rest of @raw.
+ * Returns a new reference either way. */
+static GMimeStream *
+guard_address_comments(lg_message *msg, GMimeStream *raw)
+{
+	/* the header block is in the first 256 KB, or GMime gives up on it anyway */
+	enum { SCAN = 256 * 1024 };
+	gint64 size = g_mime_stream_length(raw);
+	gsize want = size > 0 && size < SCAN ? (gsize) size : SCAN;
+	char *buf = g_malloc(want);
+	g_mime_stream_reset(raw);
+	ssize_t n = g_mime_stream_read(raw, buf, want);
+	g_mime_stream_reset(raw);
+	gboolean needed = FALSE;
+	for (ssize_t i = 0; i < n && !needed; i++)
+		needed = buf[i] == '(';
+	if (n <= 0 || !needed || blank_unclosed_comments(buf, (gsize) n) == 0) {
+		g_free(buf);
+		return g_object_ref(raw);
+	}
+	add_warning(msg, "an address header ends inside a comment: its \"(\" was read as a space");
+	GMimeStream *cat = g_mime_stream_cat_new();
+	GMimeStream *head = g_mime_stream_mem_new_with_buffer(buf, (gsize) n);
+	g_free(buf);
+	g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), head);
+	g_object_unref(head);
+	if (size > n) {
+		GMimeStream *rest = g_mime_stream_substream(raw, n, -1);
+		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), rest);
+		g_object_unref(rest);
+	}
+	return cat;
+}
+
 static lg_message *
 message_new(void)
 {
@@ -1374,11 +1476,13 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 	g_mime_parser_options_set_warning_callback(ctx.lopts, on_parser_warning, msg);
 
 	GMimeStream *stream = lg_raw_stream(raw);
-	g_mime_stream_reset(stream);
-	g_mime_parser_init_with_stream(tls->parser, stream);
+	GMimeStream *parsed = guard_address_comments(msg, stream);
+	g_mime_stream_reset(parsed);
+	g_mime_parser_init_with_stream(tls->parser, parsed);
 	GMimeMessage *m = g_mime_parser_construct_message(tls->parser, ctx.popts);
 	ctx.headers_end = g_mime_parser_get_headers_end(tls->parser);
 	g_mime_parser_init_with_stream(tls->parser, tls->idle);   /* lets go of @raw */
+	g_object_unref(parsed);
 	ctx.stream = stream;
 
 	if (m == NULL) {

@@ -163,7 +163,6 @@ cmd_ingest(lg_cli *cli, int argc, char **argv)
 	g_autoptr(lg_store) st = cli_open_store(cli, CLI_STORE_WRITE, &rc);
 	if (st == NULL)
 		return rc;
-	g_autoptr(GError) perr = NULL;
 	g_autoptr(lg_rules) rules = NULL;
 	lg_rules_options ro = { .match_limit = (guint32) cli->cfg->regex_match_limit,
 	                        .depth_limit = (guint32) cli->cfg->regex_depth_limit };
