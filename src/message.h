@@ -124,6 +124,13 @@ void lg_html_init(void);
 /* Must be called once before any thread parses (wraps g_mime_init). */
 void lg_message_init(void);
 
+/* Blanks, in place, the opening parenthesis of a comment that @value (one
+ * unfolded address header value) never closes: GMime 3.2.13 leaks the
+ * address it has read before such a comment (its issue 159), so every
+ * caller of internet_address_list_parse() on a stranger's text runs this
+ * first. */
+void lg_message_guard_address_value(char *value);
+
 G_END_DECLS
 
 #endif

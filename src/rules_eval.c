@@ -218,7 +218,9 @@ ev_header_addresses(ev_ctx *ev, guint i)
 		InternetAddressList *list;
 
 		ev->haddr[i] = g_ptr_array_new_with_free_func(g_free);
-		list = internet_address_list_parse(NULL, h->value ? h->value : "");
+		g_autofree char *value = g_strdup(h->value ? h->value : "");
+		lg_message_guard_address_value(value);
+		list = internet_address_list_parse(NULL, value);
 		if (list) {
 			collect_addresses(list, ev->haddr[i]);
 			g_object_unref(list);
