@@ -78,29 +78,85 @@ auth_result(const char *value, const char *method)
 	return NULL;
 }
 
-/* Every Authentication-Results header of the trusted authserv-id counts,
- * not only the topmost: an MTA's SPF and DMARC milters often add a header
- * each (RFC 8601 §5). Headers are in order from the top, so for each method
- * the first verdict found is the newest and is kept. */
+/* Headers only a message's writer puts there: the receiving MTA's own
+ * trace headers are always above them. */
+static gboolean
+is_writer_header(const char *name)
+{
+	static const char *const names[] = {
+		"From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID",
+		"In-Reply-To", "References", "MIME-Version", NULL
+	};
+	for (guint i = 0; names[i]; i++)
+		if (g_ascii_strcasecmp(name, names[i]) == 0)
+			return TRUE;
+	return g_ascii_strncasecmp(name, "Content-", 8) == 0;
+}
+
+static gboolean
+is_trusted_id(const lg_config *cfg, const char *value)
+{
+	const char *v = value + strspn(value, " \t");
+	gsize n = strcspn(v, "; \t");
+	for (char **id = cfg->trusted_authserv_ids; id && *id; id++)
+		if (n == strlen(*id) && g_ascii_strncasecmp(v, *id, n) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* Only the Authentication-Results that the receiving MTA added count
+ * (RFC 8601 §5). They are the topmost: the MTA prepends its Received
+ * header(s) ([auth] trusted_received of them) and its milters put their
+ * results on top too. A header of a trusted authserv-id below the next
+ * Received (the hop before, which a sender controls) or below a header
+ * that only a message's writer puts (From, Subject, Date, Content-*...)
+ * was in the message when it came: forged, and ignored (counted in
+ * forged_ar for the trace). Within the top block every header of a trusted
+ * authserv-id counts, since an MTA's SPF and DMARC milters often add one
+ * each; for each method the first verdict found (the newest) is kept. */
 static void
 read_authentication_results(lg_chain *c)
 {
-	const char *trusted = c->cfg->trusted_authserv_id;
-	if (trusted == NULL || *trusted == '\0')
-		return;
-	gsize tl = strlen(trusted);
-	for (guint i = 0; i < c->msg->headers->len && (c->dmarc == NULL || c->spf == NULL); i++) {
+	int received = 0;
+	gboolean top = TRUE;
+	for (guint i = 0; i < c->msg->headers->len; i++) {
 		lg_header *h = c->msg->headers->pdata[i];
-		if (g_ascii_strcasecmp(h->name, "Authentication-Results") != 0)
+		if (g_ascii_strcasecmp(h->name, "Received") == 0 && ++received > c->cfg->trusted_received)
+			top = FALSE;
+		if (is_writer_header(h->name))
+			top = FALSE;
+		if (g_ascii_strcasecmp(h->name, "Authentication-Results") != 0 || !is_trusted_id(c->cfg, h->value))
 			continue;
+		if (!top) {
+			c->forged_ar++;
+			continue;
+		}
 		const char *v = h->value + strspn(h->value, " \t");
-		gsize n = strcspn(v, "; \t");
-		if (n != tl || g_ascii_strncasecmp(v, trusted, n) != 0)
-			continue;
 		if (c->dmarc == NULL)
 			c->dmarc = auth_result(v, "dmarc");
 		if (c->spf == NULL)
 			c->spf = auth_result(v, "spf");
+	}
+}
+
+/* The verdicts the chain believes, by [auth] mode: trust reads the
+ * trusted headers only; check takes SPF from leadgate's own check (the
+ * envelope's) and DMARC from a trusted header; auto takes a trusted
+ * header's SPF verdict when there is one, else its own; off neither. */
+static void
+read_auth(lg_chain *c)
+{
+	const char *mode = c->cfg->auth_mode;
+	if (g_strcmp0(mode, "off") == 0)
+		return;
+	if (lg_config_auth_reads_headers(c->cfg))
+		read_authentication_results(c);
+	if (c->spf != NULL)
+		c->spf_source = "header";
+	if (g_strcmp0(mode, "check") == 0 || (g_strcmp0(mode, "auto") == 0 && c->spf == NULL)) {
+		g_free(c->spf);
+		c->spf = g_strdup(c->env->spf_result);
+		c->spf_source = c->spf ? "check" : NULL;
 	}
 }
 
@@ -174,7 +230,7 @@ lg_chain_init(lg_chain *c, lg_store *st, const lg_config *cfg, const lg_rules *r
 			c->sender_source = "reply-to";
 		}
 	}
-	read_authentication_results(c);
+	read_auth(c);
 	c->facts.sender_email = c->sender_email;
 	c->facts.sender_name = c->sender_name;
 	c->facts.dmarc_result = c->dmarc;
@@ -575,10 +631,16 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 	/* 6. known end user */
 	if (l.contact_id && g_strcmp0(mode, "never") != 0) {
 		gboolean spoof = g_strcmp0(c->dmarc, "fail") == 0 || g_strcmp0(c->spf, "fail") == 0;
+		trace(res, "6 auth: spf=%s%s%s%s dmarc=%s; %u forged Authentication-Results ignored",
+		      c->spf ? c->spf : "-", c->spf_source ? " (" : "", c->spf_source ? c->spf_source : "",
+		      c->spf_source ? ")" : "", c->dmarc ? c->dmarc : "-", c->forged_ar);
 		if (spoof) {
+			gboolean dmarc_fail = g_strcmp0(c->dmarc, "fail") == 0;
 			l.suspected_spoof = TRUE;
-			decide(res, &l, "unread", "known-contact", "sender %s is a known end user, but %s failed: suspected spoof",
-			       c->sender_email, g_strcmp0(c->dmarc, "fail") == 0 ? "DMARC" : "SPF");
+			decide(res, &l, "unread", "known-contact", "sender %s is a known end user, but %s failed (%s): suspected spoof",
+			       c->sender_email, dmarc_fail ? "DMARC" : "SPF",
+			       dmarc_fail || g_strcmp0(c->spf_source, "header") == 0 ? "trusted Authentication-Results"
+			                                                          : "leadgate's SPF check");
 			trace(res, "6 known end user: yes, not trusted (suspected spoof)");
 			ok = insert_lead(c, &l, res, error);
 		} else {

@@ -31,6 +31,8 @@ typedef struct {
 	const char *sender_source;   /* from | reply-to | sender | envelope (static); NULL: none */
 	char *dmarc;
 	char *spf;
+	const char *spf_source;      /* "header" | "check" (static); NULL: no verdict */
+	guint forged_ar;             /* trusted-id Authentication-Results below the MTA's own */
 } lg_chain;
 
 /* Works out the matching sender (Reply-To rule) and trusted verdicts. */

@@ -150,7 +150,7 @@ static const key_def keys[] = {
 	{ "inbound", "limit_window", K_INT, F(limit_window), "7200", 60, 31536000, NULL,
 	  "seconds of the flood window" },
 	{ "inbound", "trusted_authserv_id", K_STR, F(trusted_authserv_id), "", 0, 0, NULL,
-	  "authserv-id of Authentication-Results headers to trust (your MTA's); empty: none" },
+	  "the older name of [auth] trusted_authserv_ids (one authserv-id); empty: none" },
 	{ "inbound", "freemail_domains", K_LIST, F(freemail_domains),
 	  "gmail.com;googlemail.com;yahoo.com;yahoo.co.uk;outlook.com;hotmail.com;live.com;msn.com;"
 	  "aol.com;icloud.com;me.com;mac.com;gmx.de;gmx.net;web.de;proton.me;protonmail.com;mail.ru;"
@@ -195,6 +195,24 @@ static const key_def keys[] = {
 	  "sync: the fields whose addresses may become new leads" },
 	{ "inbound", "lead_source", K_STR, F(sync_in.lead_source), "Email Sync", 0, 0, NULL,
 	  "sync: source of a captured lead" },
+
+	{ "auth", "mode", K_ENUM, F(auth_mode), "auto", 0, 0, "auto|check|trust|off",
+	  "sender authenticity: trust = read trusted Authentication-Results only; check = run SPF itself; "
+	  "auto = a trusted header's verdict when there is one, else our own check; off = neither" },
+	{ "auth", "trusted_authserv_ids", K_LIST, F(trusted_authserv_ids), "", 0, 0, NULL,
+	  "authserv-ids of Authentication-Results headers to trust (your MTA's); separated by ';'. "
+	  "[inbound] trusted_authserv_id is read as one more" },
+	{ "auth", "trusted_received", K_INT, F(trusted_received), "1", 0, 100, NULL,
+	  "Received headers your MTA adds on top of a message: Authentication-Results below the next "
+	  "Received are forged and ignored" },
+	{ "auth", "spf_helpers", K_INT, F(spf_helpers), "4", 1, 64, NULL,
+	  "leadgate-lmtpd: SPF helper processes (checks at once)" },
+	{ "auth", "spf_timeout", K_INT, F(spf_timeout), "20", 1, 600, NULL,
+	  "seconds one SPF check may take; past it the helper is killed and the result is temperror" },
+	{ "auth", "spf_dns_timeout", K_INT, F(spf_dns_timeout), "5", 1, 60, NULL,
+	  "seconds the resolver waits for one DNS answer (a timeout is temperror)" },
+	{ "auth", "spf_helper", K_STR, F(spf_helper), "", 0, 0, NULL,
+	  "SPF helper program; empty: the installed leadgate-spf-helper" },
 };
 
 static gboolean
@@ -400,6 +418,14 @@ lg_config_load(const char *path, GError **error)
 		g_free(cfg->instance_id);
 		cfg->instance_id = g_strdup(cfg->hostname);
 	}
+	/* [inbound] trusted_authserv_id: the older name, one more id */
+	if (cfg->trusted_authserv_id != NULL && *cfg->trusted_authserv_id != '\0' &&
+	    !g_strv_contains((const char *const *) cfg->trusted_authserv_ids, cfg->trusted_authserv_id)) {
+		guint n = g_strv_length(cfg->trusted_authserv_ids);
+		cfg->trusted_authserv_ids = g_renew(char *, cfg->trusted_authserv_ids, n + 2);
+		cfg->trusted_authserv_ids[n] = g_strdup(cfg->trusted_authserv_id);
+		cfg->trusted_authserv_ids[n + 1] = NULL;
+	}
 	return cfg;
 }
 
@@ -424,6 +450,19 @@ lg_config_unref(lg_config *cfg)
 	}
 	g_free(cfg->path);
 	g_free(cfg);
+}
+
+gboolean
+lg_config_auth_checks(const lg_config *cfg)
+{
+	return g_strcmp0(cfg->auth_mode, "auto") == 0 || g_strcmp0(cfg->auth_mode, "check") == 0;
+}
+
+gboolean
+lg_config_auth_reads_headers(const lg_config *cfg)
+{
+	return g_strcmp0(cfg->auth_mode, "off") != 0 && cfg->trusted_authserv_ids != NULL &&
+	       cfg->trusted_authserv_ids[0] != NULL;
 }
 
 void

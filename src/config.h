@@ -98,6 +98,15 @@ typedef struct lg_config {
 	gint64 sync_body_max;       /* activity body cut, 64K */
 	lg_sync_dir_config sync_out;/* [outbound] */
 	lg_sync_dir_config sync_in; /* [inbound] (the sync keys of that section) */
+
+	/* [auth] (sender authenticity: SPF, trusted Authentication-Results) */
+	char *auth_mode;            /* "auto" | "check" | "trust" | "off" */
+	char **trusted_authserv_ids;/* with [inbound] trusted_authserv_id merged in */
+	int trusted_received;       /* Received headers the MTA adds on top, 1 */
+	int spf_helpers;            /* helper processes, 4 */
+	int spf_timeout;            /* seconds for one check, 20 */
+	int spf_dns_timeout;        /* seconds per DNS query (resolver timeout), 5 */
+	char *spf_helper;           /* helper program; "" = the installed one */
 } lg_config;
 
 /* @path NULL: built-in defaults only. Returns a new config (refcount 1). */
@@ -105,6 +114,12 @@ lg_config *lg_config_load(const char *path, GError **error);
 lg_config *lg_config_ref(lg_config *cfg);
 void lg_config_unref(lg_config *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_config, lg_config_unref)
+
+/* The [auth] mode: does the daemon run SPF checks of its own? ("auto",
+ * "check"), and are trusted Authentication-Results read? ("auto", "trust",
+ * "check" for DMARC only). */
+gboolean lg_config_auth_checks(const lg_config *cfg);
+gboolean lg_config_auth_reads_headers(const lg_config *cfg);
 
 /* Writes the key table with defaults and descriptions (for --dump / man). */
 void lg_config_dump_defaults(GString *out);

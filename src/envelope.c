@@ -48,6 +48,7 @@ lg_envelope_copy(const lg_envelope *env)
 	c->client_helo = g_strdup(env->client_helo);
 	c->client_ident = g_strdup(env->client_ident);
 	c->client_source = g_strdup(env->client_source);
+	c->spf_result = g_strdup(env->spf_result);
 	return c;
 }
 
@@ -66,5 +67,6 @@ lg_envelope_free(lg_envelope *env)
 	g_free(env->client_helo);
 	g_free(env->client_ident);
 	g_free(env->client_source);
+	g_free(env->spf_result);
 	g_free(env);
 }

@@ -21,6 +21,10 @@ typedef struct {
 	char *client_helo;
 	char *client_ident;
 	char *client_source;
+	/* leadgate's own SPF check of client_addr, client_helo and sender
+	 * (leadgate-lmtpd, [auth] mode auto|check): pass, fail, softfail,
+	 * neutral, none, temperror, permerror; NULL when none was run */
+	char *spf_result;
 } lg_envelope;
 
 lg_envelope *lg_envelope_new(const char *sender);

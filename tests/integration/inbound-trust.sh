@@ -15,11 +15,13 @@ mk() {
   n=$((n+1))
   local f="$T/m$n.eml"
   {
+    # trace headers (the receiving MTA's) go on top, as an MTA puts them (RFC 8601 §5)
+    for h in "$@"; do case "$h" in Authentication-Results:*|Received:*) printf '%s\n' "$h" ;; esac; done
     [ -n "$from" ] && printf 'From: %s\n' "$from"
     printf 'To: support@example.test\nSubject: %s\n' "$subject"
     printf 'Date: Mon, 18 Nov 2024 10:00:00 +0100\n'
     printf 'Message-ID: <t%d.%s@test.example>\n' "$n" "$RANDOM$RANDOM"
-    for h in "$@"; do printf '%s\n' "$h"; done
+    for h in "$@"; do case "$h" in Authentication-Results:*|Received:*) ;; *) printf '%s\n' "$h" ;; esac; done
     printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nHello, message %d.\n' "$n"
   } > "$f"
   echo "$f"

@@ -1,0 +1,219 @@
+/*
+ * NAME
+ *   spf_eval.c - one SPF check with libspf2 behind the guard (spf_eval.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <spf2/spf.h>
+#include <spf2/spf_dns.h>
+#include <spf2/spf_dns_resolv.h>
+#include "spf_eval.h"
+
+typedef struct {
+	int queries;
+	int voids;
+	int over;          /* a limit was passed: permerror */
+	int dns_error;     /* a look-up failed: temperror */
+	long min_ttl;      /* -1: no record seen */
+	int macros;        /* an SPF record with a macro */
+} guard_state;
+
+struct lg_spf_checker {
+	SPF_server_t *server;
+	SPF_dns_server_t *guard;
+	guard_state st;
+};
+
+static SPF_dns_rr_t *
+guard_lookup(SPF_dns_server_t *self, const char *domain, ns_type type, int should_cache)
+{
+	guard_state *st = self->hook;
+	if (type == ns_t_spf)
+		return SPF_dns_rr_new_init(self, domain, type, 0, NO_DATA);
+	if (st->over || st->queries >= LG_SPF_QUERY_MAX) {
+		st->over = 1;
+		return SPF_dns_rr_new_init(self, domain, type, 0, HOST_NOT_FOUND);
+	}
+	st->queries++;
+	SPF_dns_rr_t *rr = SPF_dns_lookup(self->layer_below, domain, type, should_cache);
+	switch (rr->herrno) {
+	case NETDB_SUCCESS:
+		if (rr->num_rr == 0) {
+			st->voids++;
+			break;
+		}
+		if (st->min_ttl < 0 || (long) rr->ttl < st->min_ttl)
+			st->min_ttl = (long) rr->ttl;
+		if (type == ns_t_txt)
+			for (int i = 0; i < rr->num_rr; i++)
+				if (strncasecmp(rr->rr[i]->txt, "v=spf1", 6) == 0 && strchr(rr->rr[i]->txt, '%'))
+					st->macros = 1;
+		break;
+	case HOST_NOT_FOUND:
+	case NO_DATA:
+		st->voids++;
+		break;
+	default:
+		/* RFC 7208 §5.5: a PTR look-up's error is a non-match, not an error */
+		if (type != ns_t_ptr)
+			st->dns_error = 1;
+		break;
+	}
+	if (st->voids > LG_SPF_VOID_MAX)
+		st->over = 1;
+	return rr;
+}
+
+static void
+guard_destroy(SPF_dns_server_t *self)
+{
+	free(self);
+}
+
+lg_spf_checker *
+lg_spf_checker_new(SPF_dns_server_t *below)
+{
+	lg_spf_checker *k = calloc(1, sizeof *k);
+	if (k == NULL)
+		return NULL;
+	if (below == NULL)
+		below = SPF_dns_resolv_new(NULL, "resolv", 0);
+	k->guard = calloc(1, sizeof *k->guard);
+	if (below == NULL || k->guard == NULL) {
+		if (below)
+			SPF_dns_free(below);
+		free(k->guard);
+		free(k);
+		return NULL;
+	}
+	k->guard->destroy = guard_destroy;
+	k->guard->lookup = guard_lookup;
+	k->guard->layer_below = below;
+	k->guard->name = "leadgate-guard";
+	k->guard->hook = &k->st;
+	k->server = SPF_server_new_dns(k->guard, 0);
+	if (k->server == NULL) {
+		SPF_dns_free(k->guard);
+		free(k);
+		return NULL;
+	}
+	/* RFC 7208 §4.6.4: 10 DNS-querying terms, 10 names per mx and ptr */
+	SPF_server_set_max_dns_mech(k->server, 10);
+	SPF_server_set_max_dns_mx(k->server, 10);
+	SPF_server_set_max_dns_ptr(k->server, 10);
+	return k;
+}
+
+void
+lg_spf_checker_free(lg_spf_checker *k)
+{
+	if (k == NULL)
+		return;
+	SPF_server_free(k->server);   /* not the resolver: it is ours */
+	SPF_dns_free(k->guard);
+	free(k);
+}
+
+/* libspf2's "invalid" and its error list: which of our results is it? */
+static lg_spf_result
+classify_invalid(SPF_response_t *resp, SPF_errcode_t err)
+{
+	int syntax = 0;
+	if (err == SPF_E_DNS_ERROR)
+		return LG_SPF_TEMPERROR;
+	for (int i = 0; i < SPF_response_messages(resp); i++) {
+		SPF_errcode_t c = SPF_error_code(SPF_response_message(resp, i));
+		if (c == SPF_E_DNS_ERROR)
+			return LG_SPF_TEMPERROR;
+		if (c == SPF_E_NO_MEMORY)
+			return LG_SPF_TEMPERROR;
+		if (c != SPF_E_SUCCESS && c != SPF_E_NOT_SPF)
+			syntax = 1;
+	}
+	return syntax ? LG_SPF_PERMERROR : LG_SPF_NONE;
+}
+
+static void
+set_comment(lg_spf_response *out, const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text ? text : ""; *p && n < LG_SPF_COMMENT_MAX; p++) {
+		unsigned char c = (unsigned char) *p;
+		out->comment[n++] = c < 0x20 || c >= 0x7f ? '?' : (char) c;
+	}
+	out->comment[n] = '\0';
+}
+
+void
+lg_spf_checker_run(lg_spf_checker *k, const lg_spf_request *req, lg_spf_response *out)
+{
+	memset(out, 0, sizeof *out);
+	memset(&k->st, 0, sizeof k->st);
+	k->st.min_ttl = -1;
+	out->id = req->id;
+	if (*req->sender == '\0' && *req->helo == '\0') {
+		out->result = LG_SPF_NONE;
+		out->ttl = 0;
+		set_comment(out, "no sender and no HELO: no domain to check");
+		return;
+	}
+	SPF_request_t *r = SPF_request_new(k->server);
+	SPF_response_t *resp = NULL;
+	SPF_errcode_t err = strchr(req->ip, ':') ? SPF_request_set_ipv6_str(r, req->ip)
+	                                         : SPF_request_set_ipv4_str(r, req->ip);
+	if (err == SPF_E_SUCCESS && *req->helo)
+		err = SPF_request_set_helo_dom(r, req->helo);
+	if (err == SPF_E_SUCCESS)
+		err = SPF_request_set_env_from(r, req->sender);   /* "" with a HELO: postmaster@HELO */
+	if (err != SPF_E_SUCCESS) {
+		SPF_request_free(r);
+		out->result = err == SPF_E_NO_MEMORY ? LG_SPF_TEMPERROR : LG_SPF_PERMERROR;
+		set_comment(out, "request refused by libspf2");
+		return;
+	}
+	err = SPF_request_query_mailfrom(r, &resp);
+	SPF_result_t res = resp ? SPF_response_result(resp) : SPF_RESULT_INVALID;
+	switch (res) {
+	case SPF_RESULT_PASS: out->result = LG_SPF_PASS; break;
+	case SPF_RESULT_FAIL: out->result = LG_SPF_FAIL; break;
+	case SPF_RESULT_SOFTFAIL: out->result = LG_SPF_SOFTFAIL; break;
+	case SPF_RESULT_NEUTRAL: out->result = LG_SPF_NEUTRAL; break;
+	case SPF_RESULT_NONE: out->result = LG_SPF_NONE; break;
+	case SPF_RESULT_TEMPERROR: out->result = LG_SPF_TEMPERROR; break;
+	case SPF_RESULT_PERMERROR: out->result = LG_SPF_PERMERROR; break;
+	case SPF_RESULT_INVALID:
+	default:
+		out->result = resp ? classify_invalid(resp, err) : LG_SPF_TEMPERROR;
+		break;
+	}
+	const char *why = resp ? SPF_response_get_header_comment(resp) : NULL;
+	if (k->st.dns_error) {
+		out->result = LG_SPF_TEMPERROR;
+		why = "a DNS look-up failed or timed out";
+	} else if (k->st.over) {
+		out->result = LG_SPF_PERMERROR;
+		why = k->st.voids > LG_SPF_VOID_MAX ? "more than 2 void DNS look-ups (RFC 7208 4.6.4)"
+		                                   : "too many DNS look-ups";
+	} else if (out->result == LG_SPF_PERMERROR && resp && SPF_response_messages(resp) > 0) {
+		why = SPF_error_message(SPF_response_message(resp, 0));
+	}
+	set_comment(out, why);
+	if (out->result == LG_SPF_TEMPERROR)
+		out->ttl = 0;
+	else if (k->st.min_ttl < 0)
+		out->ttl = LG_SPF_TTL_NONE;
+	else
+		out->ttl = k->st.min_ttl > LG_SPF_TTL_MAX ? LG_SPF_TTL_MAX : (uint32_t) k->st.min_ttl;
+	if (k->st.macros || *req->sender == '\0')
+		out->flags |= LG_SPF_FLAG_NOCACHE;
+	if (resp)
+		SPF_response_free(resp);
+	SPF_request_free(r);
+}
