@@ -46,6 +46,7 @@
 #include "address.h"
 #include "envelope.h"
 #include "raw.h"
+#include "spf.h"
 
 #define LMTP_LINE_MAX   2048   /* longest command line (RFC 5321 asks 512) */
 #define LMTP_MAX_ERRORS 20     /* protocol errors before we hang up */
@@ -167,6 +168,7 @@ typedef struct {
 	gboolean bdat;         /* BDAT chunks have come */
 	gboolean bdat_failed;  /* ... and one failed: the rest are refused */
 	lmtp_sink sink;        /* valid while bdat */
+	lg_spf_check *spf;     /* SPF check started at MAIL FROM, or NULL */
 } lmtp_session;
 
 static void
@@ -179,6 +181,7 @@ session_reset(lmtp_session *s)
 		sink_clear(&s->sink);
 	s->bdat = FALSE;
 	s->bdat_failed = FALSE;
+	g_clear_pointer(&s->spf, lg_spf_check_unref);
 	for (int i = 0; i < XF_COUNT; i++)
 		g_clear_pointer(&s->xforward[i], g_free);
 }
@@ -464,7 +467,39 @@ cmd_mail(lmtp_session *s, char *args)
 		}
 	}
 	s->in_mail = TRUE;
+	/* SPF ([auth] mode auto or check): the helpers start on it now, so
+	 * their DNS work overlaps the data transfer; the result is picked up
+	 * at delivery. Only with the client address Postfix forwards. */
+	if (lmtpd.spf != NULL && lg_config_auth_checks(cfg) && s->xforward[XF_ADDR] != NULL)
+		s->spf = lg_spf_pool_start(lmtpd.spf, s->xforward[XF_ADDR], s->xforward[XF_HELO], s->sender);
 	lmtp_io_reply(s->io, "250 2.1.0 Ok");
+}
+
+static void
+spf_wake(gpointer co)
+{
+	lmtp_co *c = co;
+
+	lmtp_loop_wake_cos(&c, 1);
+}
+
+/* The SPF verdict of the transaction's check, waiting for it (yielding to
+ * the loop, never blocking it) if it is still under way. */
+static char *
+session_spf_result(lmtp_session *s)
+{
+	lmtp_co *co = lmtp_loop_current();
+	lg_spf_result r;
+
+	if (s->spf == NULL)
+		return NULL;
+	if (co != NULL && !lg_spf_check_notify(s->spf, spf_wake, co))
+		lmtp_loop_wait_wakeup();
+	r = lg_spf_check_wait(s->spf);   /* done by now: does not block */
+	lmtpd_info(s->sid, "spf=%s client=%s sender=<%s>%s: %s", lg_spf_result_name(r),
+	           s->xforward[XF_ADDR], s->sender, lg_spf_check_cached(s->spf) ? " (cached)" : "",
+	           lg_spf_check_comment(s->spf) != NULL ? lg_spf_check_comment(s->spf) : "");
+	return g_strdup(lg_spf_result_name(r));
 }
 
 /* RCPT's mailbox look-up, as a worker thread runs it (lmtp_loop_offload).
@@ -628,6 +663,7 @@ session_deliver(lmtp_session *s, lmtp_sink *k)
 	env->client_source = g_strdup(s->xforward[XF_SOURCE]);
 	/* Postfix's LMTP client sends its queue id as XFORWARD IDENT. */
 	env->queue_id = g_strdup(s->xforward[XF_IDENT]);
+	env->spf_result = session_spf_result(s);
 
 	d = lg_delivery_new(g_steal_pointer(&k->raw), env);
 	if (lg_raw_size(lg_delivery_raw(d)) == 0) {

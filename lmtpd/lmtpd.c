@@ -60,6 +60,7 @@
 
 #include "lg.h"
 #include "lmtpd.h"
+#include "spf.h"
 #include "lmtp_loop.h"
 #include "message.h"
 
@@ -426,6 +427,25 @@ drop_privileges(const lg_config *cfg, GError **error)
 	return TRUE;
 }
 
+/* --- SPF helpers ------------------------------------------------------- */
+
+/* The pool of SPF helpers (src/spf.h), sized by the config at start; its
+ * helpers start when the first check needs one. A daemon still running
+ * as root gives them the [lmtpd] user, or nobody. */
+static gboolean
+spf_start(const lg_config *cfg, GError **error)
+{
+	lg_spf_pool_options o = {
+		.helper = cfg->spf_helper, .helpers = cfg->spf_helpers, .timeout = cfg->spf_timeout,
+		.dns_timeout = cfg->spf_dns_timeout, .cache_max = 10000
+	};
+
+	if ((getuid() == 0 || geteuid() == 0) && !lg_spf_pool_options_user(&o, cfg->user, error))
+		return FALSE;
+	lmtpd.spf = lg_spf_pool_new(&o, error);
+	return lmtpd.spf != NULL;
+}
+
 /* --- sessions ---------------------------------------------------------- */
 
 static char *
@@ -612,6 +632,11 @@ main(int argc, char **argv)
 		return LMTPD_EX_TEMPFAIL;
 	}
 	lg_store_close(st);
+	if (!spf_start(cfg, &error)) {
+		lmtpd_error("-", "%s", error->message);
+		listeners_close();
+		return LMTPD_EX_CONFIG;
+	}
 	if (!lmtp_deliver_start(&error)) {
 		lmtpd_error("-", "%s", error->message);
 		return LMTPD_EX_OSERR;
@@ -620,6 +645,7 @@ main(int argc, char **argv)
 	if (opt_stdin) {
 		lmtp_session_run(STDIN_FILENO, STDOUT_FILENO, "stdin");
 		lmtp_deliver_stop();
+		g_clear_pointer(&lmtpd.spf, lg_spf_pool_free);
 	} else {
 		for (guint i = 0; i < listeners->len; i++)
 			lmtpd_info("-", "listening on %s",
@@ -643,6 +669,7 @@ main(int argc, char **argv)
 		listeners_close();
 		lmtp_deliver_stop();
 		lmtp_loop_free();
+		g_clear_pointer(&lmtpd.spf, lg_spf_pool_free);
 		g_thread_pool_free(reload_pool, FALSE, TRUE);
 		close(sfd);
 		lmtpd_info("-", "stopped");

@@ -58,6 +58,7 @@ typedef struct {
 	gint stopping;           /* atomic: SIGTERM seen, finish and exit */
 	gint sessions;           /* atomic: sessions running */
 	gint next_session;       /* atomic: session id counter */
+	struct lg_spf_pool *spf; /* SPF helpers ([auth]; src/spf.h), from start */
 } lmtpd_state;
 extern lmtpd_state lmtpd;
 

@@ -2,6 +2,7 @@
  * NAME
  *   spf_eval.c - one SPF check with libspf2 behind the guard (spf_eval.h).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
+#include <resolv.h>
 #include <spf2/spf.h>
 #include <spf2/spf_dns.h>
 #include <spf2/spf_dns_resolv.h>
@@ -29,7 +31,74 @@ struct lg_spf_checker {
 	SPF_server_t *server;
 	SPF_dns_server_t *guard;
 	guard_state st;
+	int own_txt;                 /* TXT look-ups by txt_lookup(), not libspf2 */
+	int res_ok;
+	struct __res_state res;
+	unsigned char answer[65536];
 };
+
+/* TXT records through the resolver, with their TTL: libspf2 1.2.10's
+ * resolver layer does not keep TTLs, and the SPF record's TTL is how long
+ * a verdict may be cached. The other types go to libspf2's layer. */
+static SPF_dns_rr_t *
+txt_lookup(lg_spf_checker *k, SPF_dns_server_t *self, const char *domain)
+{
+	ns_msg msg;
+	long ttl = -1;
+	int len, cnt = 0;
+
+	if (!k->res_ok) {
+		if (res_ninit(&k->res) != 0)
+			return SPF_dns_rr_new_init(self, domain, ns_t_txt, 0, TRY_AGAIN);
+		k->res_ok = 1;
+	}
+	len = res_nquery(&k->res, domain, ns_c_in, ns_t_txt, k->answer, sizeof k->answer);
+	if (len < 0) {
+		int h = k->res.res_h_errno;
+		if (h != HOST_NOT_FOUND && h != NO_DATA && h != NO_RECOVERY)
+			h = TRY_AGAIN;
+		return SPF_dns_rr_new_init(self, domain, ns_t_txt, 0, h);
+	}
+	if (len > (int) sizeof k->answer || ns_initparse(k->answer, len, &msg) < 0)
+		return SPF_dns_rr_new_init(self, domain, ns_t_txt, 0, NO_RECOVERY);
+	SPF_dns_rr_t *rr = SPF_dns_rr_new_init(self, domain, ns_t_txt, 0, NETDB_SUCCESS);
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		ns_rr r;
+		if (ns_parserr(&msg, ns_s_an, i, &r) < 0) {
+			rr->herrno = NO_RECOVERY;
+			break;
+		}
+		if (ns_rr_type(r) != ns_t_txt || ns_rr_class(r) != ns_c_in)
+			continue;
+		/* the character-strings of one record, joined (RFC 7208 §3.3) */
+		const unsigned char *p = ns_rr_rdata(r), *end = p + ns_rr_rdlen(r), *q;
+		size_t total = 0;
+		for (q = p; q < end; q += 1 + *q)
+			total += *q;
+		if (q != end) {
+			rr->herrno = NO_RECOVERY;
+			break;
+		}
+		if (SPF_dns_rr_buf_realloc(rr, cnt, total + 1) != SPF_E_SUCCESS) {
+			rr->herrno = TRY_AGAIN;
+			break;
+		}
+		char *out = rr->rr[cnt]->txt;
+		for (q = p; q < end; q += 1 + *q) {
+			memcpy(out, q + 1, *q);
+			out += *q;
+		}
+		*out = '\0';
+		cnt++;
+		if (ttl < 0 || (long) ns_rr_ttl(r) < ttl)
+			ttl = (long) ns_rr_ttl(r);
+	}
+	rr->num_rr = rr->herrno == NETDB_SUCCESS ? cnt : 0;
+	rr->ttl = ttl < 0 ? 0 : ttl;
+	if (rr->herrno == NETDB_SUCCESS && cnt == 0)
+		rr->herrno = NO_DATA;
+	return rr;
+}
 
 static SPF_dns_rr_t *
 guard_lookup(SPF_dns_server_t *self, const char *domain, ns_type type, int should_cache)
@@ -42,7 +111,9 @@ guard_lookup(SPF_dns_server_t *self, const char *domain, ns_type type, int shoul
 		return SPF_dns_rr_new_init(self, domain, type, 0, HOST_NOT_FOUND);
 	}
 	st->queries++;
-	SPF_dns_rr_t *rr = SPF_dns_lookup(self->layer_below, domain, type, should_cache);
+	lg_spf_checker *k = (lg_spf_checker *) ((char *) st - offsetof(lg_spf_checker, st));
+	SPF_dns_rr_t *rr = k->own_txt && type == ns_t_txt ? txt_lookup(k, self, domain)
+	                                                  : SPF_dns_lookup(self->layer_below, domain, type, should_cache);
 	switch (rr->herrno) {
 	case NETDB_SUCCESS:
 		if (rr->num_rr == 0) {
@@ -83,8 +154,10 @@ lg_spf_checker_new(SPF_dns_server_t *below)
 	lg_spf_checker *k = calloc(1, sizeof *k);
 	if (k == NULL)
 		return NULL;
-	if (below == NULL)
+	if (below == NULL) {
 		below = SPF_dns_resolv_new(NULL, "resolv", 0);
+		k->own_txt = 1;
+	}
 	k->guard = calloc(1, sizeof *k->guard);
 	if (below == NULL || k->guard == NULL) {
 		if (below)
@@ -118,6 +191,8 @@ lg_spf_checker_free(lg_spf_checker *k)
 		return;
 	SPF_server_free(k->server);   /* not the resolver: it is ours */
 	SPF_dns_free(k->guard);
+	if (k->res_ok)
+		res_nclose(&k->res);
 	free(k);
 }
 
