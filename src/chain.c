@@ -656,7 +656,7 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 	/* 7. email rules */
 	lg_rule_result rr = { 0 };
 	if (c->rules)
-		lg_rules_eval(c->rules, msg, c->env, rcpt, &rr);
+		lg_rules_eval_auth(c->rules, msg, c->env, &(lg_rule_auth) { c->spf, c->dmarc }, rcpt, &rr);
 	for (guint i = 0; rr.trace && i < rr.trace->len; i++)
 		trace(res, "  rules: %s", (const char *) rr.trace->pdata[i]);
 	if (rr.lead_source)

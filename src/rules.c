@@ -190,10 +190,17 @@ void
 lg_rules_eval(const lg_rules *rules, const lg_message *msg, const lg_envelope *env,
               const char *rcpt, lg_rule_result *out)
 {
+	lg_rules_eval_auth(rules, msg, env, NULL, rcpt, out);
+}
+
+void
+lg_rules_eval_auth(const lg_rules *rules, const lg_message *msg, const lg_envelope *env,
+                   const lg_rule_auth *auth, const char *rcpt, lg_rule_result *out)
+{
 	/* @out is overwritten: callers clear a result before reusing it */
 	memset(out, 0, sizeof *out);
 	out->trace = g_ptr_array_new_with_free_func(g_free);
 	if (rules == NULL || msg == NULL)
 		return;
-	rules_eval_set(rules, msg, env, rcpt, out);
+	rules_eval_set(rules, msg, env, auth, rcpt, out);
 }

@@ -67,6 +67,17 @@ guint lg_rules_rule_count(const lg_rules *rules);
 
 void lg_rules_eval(const lg_rules *rules, const lg_message *msg,
                    const lg_envelope *env, const char *rcpt, lg_rule_result *out);
+
+/* The sender-authenticity verdicts the chain believes ([auth]), which the
+ * environment test reads as "vnd.leadgate.spf" and "vnd.leadgate.dmarc". */
+typedef struct {
+	const char *spf;       /* pass, fail, softfail, neutral, none, temperror, permerror; NULL: unknown */
+	const char *dmarc;     /* from a trusted Authentication-Results; NULL: unknown */
+} lg_rule_auth;
+
+/* lg_rules_eval with the verdicts (@auth may be NULL: all unknown). */
+void lg_rules_eval_auth(const lg_rules *rules, const lg_message *msg, const lg_envelope *env,
+                        const lg_rule_auth *auth, const char *rcpt, lg_rule_result *out);
 void lg_rule_result_clear(lg_rule_result *res);
 
 G_END_DECLS

@@ -19,6 +19,11 @@
  *               every address part); "to": the recipient being evaluated.
  *     size      the size of the raw message in bytes.
  *     body      the decoded text body (:text).
+ *     environment  (RFC 5183) "vnd.leadgate.spf" and "vnd.leadgate.dmarc":
+ *               the verdicts the chain believes ([auth]; lg_rule_auth);
+ *               "remote-ip", "remote-host" and "vnd.leadgate.helo": the
+ *               client Postfix forwarded (XFORWARD); "name": "leadgate".
+ *               An item with no value makes the test false.
  *
  *   Comparators: i;ascii-casemap folds A-Z to a-z and nothing else (RFC
  *   4790), i;octet compares bytes. Under i;ascii-casemap a :regex is
@@ -55,6 +60,7 @@ typedef struct {
 	const lg_rules *rules;
 	const lg_message *msg;
 	const lg_envelope *env;
+	const lg_rule_auth *auth;   /* or NULL */
 	char *rcpt;                 /* canonical recipient, or NULL */
 	lg_rule_result *res;
 	const rules_file *file;
@@ -323,6 +329,43 @@ ev_header(ev_ctx *ev, const rules_test *t)
 	return FALSE;
 }
 
+/* The value of an environment item (RFC 5183), or NULL when it has none. */
+static const char *
+ev_environment_item(ev_ctx *ev, const char *name)
+{
+	if (strcmp(name, "vnd.leadgate.spf") == 0)
+		return ev->auth ? ev->auth->spf : NULL;
+	if (strcmp(name, "vnd.leadgate.dmarc") == 0)
+		return ev->auth ? ev->auth->dmarc : NULL;
+	if (strcmp(name, "remote-ip") == 0)
+		return ev->env ? ev->env->client_addr : NULL;
+	if (strcmp(name, "remote-host") == 0)
+		return ev->env ? ev->env->client_name : NULL;
+	if (strcmp(name, "vnd.leadgate.helo") == 0)
+		return ev->env ? ev->env->client_helo : NULL;
+	if (strcmp(name, "name") == 0)
+		return "leadgate";
+	return NULL;
+}
+
+static gboolean
+ev_environment(ev_ctx *ev, const rules_test *t)
+{
+	for (char **n = t->names; *n; n++) {
+		const char *v = ev_environment_item(ev, *n);
+		g_autofree char *fold = NULL;
+		g_autofree char *what = NULL;
+
+		if (v == NULL)
+			continue;
+		fold = g_ascii_strdown(v, -1);
+		what = g_strdup_printf("environment \"%s\"", *n);
+		if (ev_match(ev, t, v, fold, strlen(v), what))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static gboolean
 ev_envelope(ev_ctx *ev, const rules_test *t)
 {
@@ -372,6 +415,7 @@ ev_test(ev_ctx *ev, const rules_test *t)
 	case T_ADDRESS: return ev_address(ev, t);
 	case T_HEADER: return ev_header(ev, t);
 	case T_ENVELOPE: return ev_envelope(ev, t);
+	case T_ENVIRONMENT: return ev_environment(ev, t);
 	case T_EXISTS: return ev_exists(ev, t);
 	case T_SIZE:
 		return t->over ? ev->msg->size > (gint64)t->limit
@@ -473,13 +517,14 @@ ev_block(ev_ctx *ev, const GPtrArray *cmds)
 
 void
 rules_eval_set(const lg_rules *rules, const lg_message *msg, const lg_envelope *env,
-               const char *rcpt, lg_rule_result *res)
+               const lg_rule_auth *auth, const char *rcpt, lg_rule_result *res)
 {
 	ev_ctx ev = { 0 };
 
 	ev.rules = rules;
 	ev.msg = msg;
 	ev.env = env;
+	ev.auth = auth;
 	ev.res = res;
 	ev.n_headers = msg->headers ? msg->headers->len : 0;
 	ev.warned = g_hash_table_new(g_direct_hash, g_direct_equal);

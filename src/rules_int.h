@@ -120,7 +120,7 @@ typedef struct {
 } rules_key;
 
 typedef enum {
-	T_ADDRESS, T_HEADER, T_ENVELOPE, T_EXISTS, T_SIZE, T_BODY,
+	T_ADDRESS, T_HEADER, T_ENVELOPE, T_EXISTS, T_SIZE, T_BODY, T_ENVIRONMENT,
 	T_ALLOF, T_ANYOF, T_NOT, T_TRUE, T_FALSE
 } rules_test_kind;
 
@@ -131,7 +131,7 @@ struct rules_test {
 	rules_match match;
 	rules_cmp cmp;
 	rules_part part;
-	char **names;        /* header names / envelope parts (lower case), NULL-terminated */
+	char **names;        /* header names / envelope parts / environment items (lower case), NULL-terminated */
 	rules_key *keys;
 	guint n_keys;
 	gboolean over;       /* size :over (TRUE) or :under */
@@ -181,8 +181,8 @@ rules_file *rules_parse_file(const char *path, const char *src, gsize len,
 void rules_file_free(rules_file *f);
 
 /* rules_eval.c */
-void rules_eval_set(const lg_rules *rules, const lg_message *msg,
-                    const lg_envelope *env, const char *rcpt, lg_rule_result *res);
+void rules_eval_set(const lg_rules *rules, const lg_message *msg, const lg_envelope *env,
+                    const lg_rule_auth *auth, const char *rcpt, lg_rule_result *res);
 
 /* The :matches engine (exposed for tests): compiles @pat (escapes undone)
  * into @key->glob, with @key->str holding the literal bytes. */

@@ -16,7 +16,7 @@
  *   2. Meaning: each command and test is checked against what leadgate
  *      supports (SPEC §4): require and its capabilities, if/elsif/else,
  *      stop, keep, and the vnd.leadgate actions ticket, lead and spam; the
- *      tests address, header, envelope, exists, size, body, allof, anyof,
+ *      tests address, header, envelope, environment, exists, size, body, allof, anyof,
  *      not, true and false, with their comparators, match types and address
  *      parts. Keys are prepared for evaluation here: case-folded under
  *      i;ascii-casemap, :matches patterns compiled, :regex patterns compiled
@@ -461,7 +461,8 @@ enum {
 	CAP_BODY     = 1 << 2,
 	CAP_REGEX    = 1 << 3,
 	CAP_OCTET    = 1 << 4,
-	CAP_CASEMAP  = 1 << 5
+	CAP_CASEMAP  = 1 << 5,
+	CAP_ENVIRONMENT = 1 << 6
 };
 
 static const struct {
@@ -474,6 +475,14 @@ static const struct {
 	{ "regex", CAP_REGEX },
 	{ "comparator-i;octet", CAP_OCTET },
 	{ "comparator-i;ascii-casemap", CAP_CASEMAP },
+	{ "environment", CAP_ENVIRONMENT },
+};
+
+/* The environment items (RFC 5183) leadgate knows (rules_eval.c); any
+ * other name is refused, so that a typo does not make a test always false. */
+static const char *const environment_items[] = {
+	"vnd.leadgate.spf", "vnd.leadgate.dmarc", "vnd.leadgate.helo", "remote-ip", "remote-host", "name",
+	NULL
 };
 
 /* Sieve commands of RFC 5228 and its extensions that leadgate knows of but
@@ -487,7 +496,7 @@ static const char *const unsupported_commands[] = {
 };
 
 static const char *const unsupported_tests[] = {
-	"string", "date", "currentdate", "hasflag", "duplicate", "environment",
+	"string", "date", "currentdate", "hasflag", "duplicate",
 	"mailboxexists", "metadata", "metadataexists", "servermetadata",
 	"servermetadataexists", "ihave", "spamtest", "virustest",
 	"valid_notify_method", "notify_method_capability", "valid_ext_list",
@@ -1043,6 +1052,46 @@ compile_test(compiler *cc, const syn_test *st)
 		ok = test_no_extra(cc, st, &o, nkeys_at + 1) && ok;
 		if (ok)
 			ok = keys_from(cc, t, keys);
+	} else if (is_word(id, "environment")) {
+		/* environment [COMPARATOR] [MATCH-TYPE] <name: string> <key-list> */
+		const syn_arg *name, *keys;
+
+		t->kind = T_ENVIRONMENT;
+		if (!(cc->caps & CAP_ENVIRONMENT)) {
+			rules_diag_add(cc->diag, st->line, st->col, "'environment' needs require \"environment\"");
+			ok = FALSE;
+		}
+		ok = test_read_args(cc, st, FALSE, FALSE, &o) && ok;
+		ok = test_no_subtests(cc, st) && ok;
+		t->match = o.match;
+		t->cmp = o.cmp;
+		name = test_positional(cc, st, &o, 0, "an item name and a key list");
+		keys = test_positional(cc, st, &o, 1, "a key list");
+		if (name == NULL || keys == NULL) {
+			ok = FALSE;
+			goto out;
+		}
+		ok = test_no_extra(cc, st, &o, 2) && ok;
+		{
+			GPtrArray *v = g_ptr_array_new();
+
+			for (guint i = 0; i < name->strings->len; i++) {
+				const syn_str *s = g_ptr_array_index(name->strings, i);
+
+				if (!word_in(s->text, environment_items)) {
+					rules_diag_add(cc->diag, s->line, s->col,
+					               "unknown environment item \"%s\" (leadgate knows vnd.leadgate.spf, "
+					               "vnd.leadgate.dmarc, vnd.leadgate.helo, remote-ip, remote-host, name)",
+					               s->text);
+					ok = FALSE;
+				}
+				g_ptr_array_add(v, g_ascii_strdown(s->text, -1));
+			}
+			g_ptr_array_add(v, NULL);
+			t->names = (char **)g_ptr_array_free(v, FALSE);
+		}
+		if (ok)
+			ok = keys_from(cc, t, keys);
 	} else if (is_word(id, "exists")) {
 		const syn_arg *names;
 
@@ -1306,7 +1355,7 @@ compile_require(compiler *cc, const syn_cmd *sc)
 			rules_diag_add(cc->diag, s->line, s->col,
 			               "unknown capability \"%s\" in require (leadgate supports "
 			               "vnd.leadgate, envelope, body, regex, comparator-i;octet, "
-			               "comparator-i;ascii-casemap)", s->text);
+			               "comparator-i;ascii-casemap, environment)", s->text);
 			ok = FALSE;
 			continue;
 		}

@@ -37,7 +37,7 @@ printf 'if true { keep;\n' > "$T/bad/20-open.sieve"
 run lg rules check "$T/bad"
 is "$rc" 1 "check: exit 1 on errors"
 is "$out" "" "check: nothing on stdout"
-want="$T/bad/10-bad.sieve:1:26: error: unknown capability \"fileinto\" in require (leadgate supports vnd.leadgate, envelope, body, regex, comparator-i;octet, comparator-i;ascii-casemap)
+want="$T/bad/10-bad.sieve:1:26: error: unknown capability \"fileinto\" in require (leadgate supports vnd.leadgate, envelope, body, regex, comparator-i;octet, comparator-i;ascii-casemap, environment)
 $T/bad/10-bad.sieve:2:4: error: unknown test 'foo'
 $T/bad/10-bad.sieve:3:5: error: missing ';' after 'keep' (found identifier 'stop')
 $T/bad/10-bad.sieve:5:15: error: more than one match type: ':contains' after an earlier one

@@ -354,7 +354,7 @@ static const error_case error_cases[] = {
 	  "t.sieve:1:15: error: more than one match type: ':contains' after an earlier one", 1 },
 	{ "unknown-capability", "require [\"vnd.leadgate\", \"fileinto\"];",
 	  "t.sieve:1:26: error: unknown capability \"fileinto\" in require (leadgate supports "
-	  "vnd.leadgate, envelope, body, regex, comparator-i;octet, comparator-i;ascii-casemap)", 1 },
+	  "vnd.leadgate, envelope, body, regex, comparator-i;octet, comparator-i;ascii-casemap, environment)", 1 },
 	/* more of the same kind */
 	{ "envelope-without-require", "if envelope \"from\" \"a@b.c\" { keep; }",
 	  "t.sieve:1:4: error: 'envelope' needs require \"envelope\"", 1 },
