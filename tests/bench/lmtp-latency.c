@@ -5,6 +5,7 @@
  * SYNOPSIS
  *   lmtp-latency -p PORT [-H 127.0.0.1] [-c SESSIONS] [-n MESSAGES]
  *                -F FILE [-f SENDER] [-t RECIPIENT] [-T SECONDS]
+ *                [-x XFORWARD-ATTRIBUTES]
  *
  * SUMMARY
  *   Postfix's smtp-source neither pipelines nor reports latency, so the
@@ -14,6 +15,10 @@
  *   together (PIPELINING), the three replies read, the message written,
  *   and the final reply read. The latency of a message is the time from
  *   writing MAIL FROM to reading its last 250.
+ *
+ *   With -x, every transaction begins with "XFORWARD ATTRIBUTES" (as
+ *   Postfix's LMTP client sends the client's address and HELO name), in
+ *   the same write as MAIL FROM; its reply is read first.
  *
  *   FILE is sent as it is, with LF turned into CRLF and dot-stuffed. If it
  *   contains the token LGBENCH-000000000000 (in the Message-ID, say), each
@@ -52,6 +57,7 @@ typedef struct {
 	const char *port;
 	const char *sender;
 	const char *rcpt;
+	const char *xforward;       /* "ADDR=... HELO=..." or NULL */
 	const GByteArray *body;     /* CRLF, dot-stuffed, ends with ".\r\n" */
 	GArray *token_at;           /* gsize offsets of LAT_TOKEN in body */
 	int timeout_s;
@@ -172,8 +178,10 @@ lat_worker_main(gpointer data)
 	lat_run *run = w->run;
 	g_autoptr(GString) line = g_string_new(NULL);
 	g_autofree char *body = g_malloc(run->body->len);
-	g_autofree char *cmds = g_strdup_printf("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n",
-	                                        run->sender, run->rcpt);
+	g_autofree char *cmds = g_strdup_printf("%s%s%sMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n",
+	                                        run->xforward ? "XFORWARD " : "",
+	                                        run->xforward ? run->xforward : "",
+	                                        run->xforward ? "\r\n" : "", run->sender, run->rcpt);
 	lat_conn c = { .fd = lat_connect(run) };
 
 	memcpy(body, run->body->data, run->body->len);
@@ -203,6 +211,10 @@ lat_worker_main(gpointer data)
 		gint64 t0 = g_get_monotonic_time();
 		if (!lat_write_all(c.fd, cmds, strlen(cmds))) {
 			lat_fail(w, "write MAIL", NULL);
+			goto out;
+		}
+		if (run->xforward != NULL && lat_read_reply(&c, line) != 250) {
+			lat_fail(w, "XFORWARD", line);
 			goto out;
 		}
 		int mail = lat_read_reply(&c, line);
@@ -294,6 +306,7 @@ main(int argc, char **argv)
 {
 	/* GOption hands over newly allocated strings: all of them are ours */
 	g_autofree char *host = NULL, *port = NULL, *file = NULL, *sender = NULL, *rcpt = NULL;
+	g_autofree char *xforward = NULL;
 	int sessions = 1, count = 100, timeout_s = 60;
 	GOptionEntry entries[] = {
 		{ "host", 'H', 0, G_OPTION_ARG_STRING, &host, "server address (127.0.0.1)", "ADDR" },
@@ -304,6 +317,7 @@ main(int argc, char **argv)
 		{ "from", 'f', 0, G_OPTION_ARG_STRING, &sender, "envelope sender", "ADDR" },
 		{ "to", 't', 0, G_OPTION_ARG_STRING, &rcpt, "envelope recipient", "ADDR" },
 		{ "timeout", 'T', 0, G_OPTION_ARG_INT, &timeout_s, "read/write timeout, seconds (60)", "S" },
+		{ "xforward", 'x', 0, G_OPTION_ARG_STRING, &xforward, "XFORWARD attributes before each MAIL", "ATTRS" },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- pipelining LMTP latency client");
@@ -331,7 +345,7 @@ main(int argc, char **argv)
 	}
 	gint next_seq = 0;
 	lat_run run = {
-		.host = host, .port = port, .sender = sender, .rcpt = rcpt, .body = body,
+		.host = host, .port = port, .sender = sender, .rcpt = rcpt, .xforward = xforward, .body = body,
 		.token_at = token_at, .timeout_s = timeout_s, .nonce = g_random_int(),
 		.next_seq = &next_seq, .count = count,
 	};

@@ -29,6 +29,9 @@
 #        (pipelining like Postfix's LMTP client; every message distinct);
 #      - leadgate-lmtpd's peak RSS receiving a 50 MB message vs. idle RSS;
 #      - 1,000 rules (tests/bench/bench-rules, when it is built);
+#      - SPF: throughput at 20 sessions with [auth] mode = check against a
+#        loopback DNS server, beside mode = off (tests/spf/bench-spf.sh,
+#        rows tp_4k_c20_spf_*, as root);
 #      - where a delivery's time went at 20 sessions, 4.5 KB: the means of
 #        the queue/batch/sync/wake parts of leadgate's delays= log field
 #        (leadgate-lmtpd(8)), rows delay_*_4k_c20_ms, with no target.
@@ -700,6 +703,21 @@ if [ "$(id -u)" = 0 ] && [ -x "$top_builddir/milter/leadgate-milter" ]; then
 	fi
 else
 	warn "the milter rows need root and leadgate-milter built"
+fi
+
+# SPF checking (tests/spf/bench-spf.sh: leadgate-lmtpd at 20 sessions with
+# [auth] mode = check against dnsmasq on loopback, in private network and
+# mount namespaces, beside the same runs with mode = off). Its rows as they are.
+if [ "$(id -u)" = 0 ] && [ -x "$top_builddir/src/leadgate-spf-helper" ] && [ -x "$BIN/lmtp-latency" ]; then
+	echo "bench: leadgate-lmtpd with SPF checks against a loopback DNS server" >&2
+	if spf_rows=$(top_srcdir=$top_srcdir top_builddir=$top_builddir BENCH_ROUNDS=$ROUNDS timeout 900 bash "$top_srcdir/tests/spf/bench-spf.sh" \
+	              2> "$S/spf-bench.err" | grep '^tp_4k_c20_spf_'); then
+		while IFS= read -r r; do rows+=("$r"); done <<< "$spf_rows"
+	else
+		warn "the SPF bench printed no rows: $(tail -2 "$S/spf-bench.err" | tr '\n' ' ')"
+	fi
+else
+	warn "the SPF rows need root, leadgate-spf-helper and lmtp-latency built"
 fi
 
 # --- output -----------------------------------------------------------------

@@ -23,7 +23,7 @@
 #                 192.0.2.10.alice._spf.macro.test: alice passes, bob fails
 #   timeout.test  its server never answers
 spf_ns_enter() {
-	if [ -z "$LG_SPF_NS" ]; then
+	if [ -z "${LG_SPF_NS:-}" ]; then
 		[ "$(id -u)" = 0 ] || skip_all "needs root: unshare --net --mount, and the SPF helpers change to nobody"
 		command -v unshare >/dev/null || skip_all "needs unshare (util-linux)"
 		LG_SPF_NS=1 exec unshare --net --mount -- bash "$0" "$@"
