@@ -177,6 +177,7 @@ lg_spf_checker_new(SPF_dns_server_t *below)
 		free(k);
 		return NULL;
 	}
+	SPF_server_set_rec_dom(k->server, "leadgate");   /* the receiver named in comments */
 	/* RFC 7208 §4.6.4: 10 DNS-querying terms, 10 names per mx and ptr */
 	SPF_server_set_max_dns_mech(k->server, 10);
 	SPF_server_set_max_dns_mx(k->server, 10);
