@@ -12,6 +12,10 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/landlock.h>
 #include <resolv.h>
 #include <spf2/spf.h>
 #include <spf2/spf_dns.h>
@@ -157,6 +161,7 @@ lg_spf_checker_new(SPF_dns_server_t *below)
 	if (below == NULL) {
 		below = SPF_dns_resolv_new(NULL, "resolv", 0);
 		k->own_txt = 1;
+		k->res_ok = res_ninit(&k->res) == 0;   /* reads /etc/resolv.conf now */
 	}
 	k->guard = calloc(1, sizeof *k->guard);
 	if (below == NULL || k->guard == NULL) {
@@ -292,4 +297,39 @@ lg_spf_checker_run(lg_spf_checker *k, const lg_spf_request *req, lg_spf_response
 	if (resp)
 		SPF_response_free(resp);
 	SPF_request_free(r);
+}
+
+int
+lg_spf_sandbox_fs(void)
+{
+#ifdef __NR_landlock_create_ruleset
+	__u64 fs = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+	           LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+	           LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+	           LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+	           LANDLOCK_ACCESS_FS_MAKE_SYM;
+	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 1)
+		return 0;
+#ifdef LANDLOCK_ACCESS_FS_REFER
+	if (abi >= 2)
+		fs |= LANDLOCK_ACCESS_FS_REFER;
+#endif
+	struct landlock_ruleset_attr ra = { .handled_access_fs = fs };
+	int rs = (int) syscall(__NR_landlock_create_ruleset, &ra, sizeof ra, 0);
+	if (rs < 0)
+		return -1;
+	struct landlock_path_beneath_attr pb = {
+		.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR,
+		.parent_fd = open("/etc", O_PATH | O_CLOEXEC | O_DIRECTORY),
+	};
+	int ok = pb.parent_fd >= 0 && syscall(__NR_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0 &&
+	         syscall(__NR_landlock_restrict_self, rs, 0) == 0;
+	if (pb.parent_fd >= 0)
+		close(pb.parent_fd);
+	close(rs);
+	return ok ? 1 : -1;
+#else
+	return 0;
+#endif
 }

@@ -56,4 +56,11 @@ lg_spf_checker *lg_spf_checker_new(struct SPF_dns_server_struct *below);
 void lg_spf_checker_run(lg_spf_checker *k, const lg_spf_request *req, lg_spf_response *resp);
 void lg_spf_checker_free(lg_spf_checker *k);
 
+/* Landlock (Linux 5.13+): from now on this process may read files under
+ * /etc (the resolver's configuration) and nothing else of the file system:
+ * no reading, writing or executing elsewhere. Needs PR_SET_NO_NEW_PRIVS.
+ * 1: restricted; 0: Landlock is not available (an older kernel, or a
+ * seccomp filter that refuses its calls), nothing changed; -1: it failed. */
+int lg_spf_sandbox_fs(void);
+
 #endif

@@ -35,6 +35,12 @@
  *   to run as root and sets NO_NEW_PRIVS, no core, and RLIMIT_NPROC 0 (it
  *   never forks; set here, after the exec, since a limit set before
  *   execve can make it fail after a change of user), and PR_SET_DUMPABLE 0.
+ *   Then, once libspf2 and the resolver are set up, Landlock (Linux 5.13
+ *   and later, no library needed) leaves it read access to /etc and
+ *   nothing else of the file system: under a systemd unit the helper runs
+ *   as the daemon's own user, and without Landlock it could open the
+ *   database. On a kernel without Landlock, or where a seccomp filter
+ *   refuses its calls, the helper goes on without it.
  *
  *   No seccomp filter: libseccomp would be one more library (and raw BPF
  *   per architecture the alternative), and the system calls the resolver
@@ -116,6 +122,12 @@ main(int argc, char **argv)
 	lg_spf_checker *k = lg_spf_checker_new(NULL);
 	if (k == NULL)
 		return 70;
+	/* from here on, the file system is /etc, read-only (Landlock, where
+	 * the kernel has it): a same-user helper cannot reach the database */
+	if (lg_spf_sandbox_fs() < 0) {
+		fprintf(stderr, "leadgate-spf-helper: cannot restrict its file system access\n");
+		return 70;
+	}
 	for (;;) {
 		unsigned char hdr[LG_SPF_FRAME_HEADER], body[LG_SPF_REQUEST_MAX];
 		unsigned char out[LG_SPF_FRAME_HEADER + LG_SPF_RESPONSE_MAX];

@@ -42,7 +42,8 @@ for d in lmtpd milter; do
 	check "... at most 4.9" awk -v e="${e%% *}" 'BEGIN { exit !(e != "" && e <= 4.9) }'
 	is "$(key "$u" User)$(key "$u" ProtectSystem)$(key "$u" PrivateTmp)$(key "$u" NoNewPrivileges)$(key "$u" CapabilityBoundingSet)" \
 		"leadgate|strict|yes|yes||" "... a dedicated user, ProtectSystem=strict, PrivateTmp, NoNewPrivileges, no capabilities"
-	is "$(key "$u" SystemCallFilter)" "@system-service|~@privileged|" "... SystemCallFilter=@system-service, less @privileged"
+	is "$(key "$u" SystemCallFilter)" "@system-service|~@privileged|$([ $d = lmtpd ] && echo 'landlock_create_ruleset landlock_add_rule landlock_restrict_self|')" \
+		"... SystemCallFilter=@system-service, less @privileged$([ $d = lmtpd ] && echo ', plus Landlock for the SPF helpers')"
 	is "$(key "$u" StateDirectory)$(key "$u" ReadWritePaths)" "leadgate|$([ $d = lmtpd ] && echo '-/var/spool/postfix/leadgate|')" \
 		"... writable: the state directory (database, milter spool)$([ $d = lmtpd ] && echo ' and the socket folder in the queue directory')"
 done

@@ -4,9 +4,14 @@
  *   in-memory zone (SPF_dns_zone), and the helper pool with a helper that
  *   crashes, hangs or answers garbage on request (spf-fake-helper).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <glib/gstdio.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <glib.h>
@@ -370,6 +375,50 @@ test_pool_helper(void)
 	lg_spf_pool_free(p);
 }
 
+/* The helper's Landlock sandbox, in a child: /etc readable, nothing else. */
+static void
+test_sandbox(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("spf-sandbox-XXXXXX", NULL);
+	g_autofree char *file = g_build_filename(dir, "secret.db", NULL);
+	int status;
+	pid_t pid;
+
+	g_assert_true(g_file_set_contents(file, "x", 1, NULL));
+	pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		int r, fd;
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+			_exit(2);
+		r = lg_spf_sandbox_fs();
+		if (r == 0)
+			_exit(77);
+		if (r < 0)
+			_exit(3);
+		fd = open(file, O_RDONLY);
+		if (fd >= 0 || errno != EACCES)
+			_exit(4);
+		fd = open(file, O_WRONLY | O_TRUNC);
+		if (fd >= 0)
+			_exit(5);
+		fd = open("/etc/hosts", O_RDONLY);
+		if (fd < 0)
+			_exit(6);
+		close(fd);
+		_exit(0);
+	}
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_unlink(file);
+	g_rmdir(dir);
+	g_assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		g_test_skip("Landlock is not available here");
+		return;
+	}
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -382,5 +431,6 @@ main(int argc, char **argv)
 	g_test_add_func("/spf/check/zone", test_check_zone);
 	g_test_add_func("/spf/pool/fake-helper", test_pool_fake);
 	g_test_add_func("/spf/pool/helper", test_pool_helper);
+	g_test_add_func("/spf/helper/sandbox", test_sandbox);
 	return g_test_run();
 }
