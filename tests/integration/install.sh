@@ -22,6 +22,7 @@ D="$T/dest"
 check "make install" mk install
 check "leadgate in bindir" test -x "$D$bindir/leadgate"
 check "leadgate-lmtpd in sbindir" test -x "$D$sbindir/leadgate-lmtpd"
+check "leadgate-spf-helper in pkglibexecdir" test -x "$D$(var pkglibexecdir)/leadgate-spf-helper"
 for m in man1/leadgate.1 man8/leadgate-lmtpd.8 man5/leadgate.conf.5 man5/leadgate-rules.5 man7/leadgate-views.7; do
   check "man page $m" test -f "$D$mandir/$m"
 done
