@@ -251,6 +251,18 @@ resume(lmtp_co *co, lmtp_loop_wake why)
 
 /* ---- what sessions call ------------------------------------------------- */
 
+void
+lmtp_loop_forget_fd(int fd)
+{
+	lmtp_co *co = current;
+
+	if (co == NULL || co->reg_fd != fd || fd < 0)
+		return;
+	epoll_ctl(L.ep, EPOLL_CTL_DEL, fd, NULL);
+	co->reg_fd = -1;
+	co->ready = 0;
+}
+
 lmtp_loop_wake
 lmtp_loop_wait_fd(int fd, short events, gint64 deadline, gboolean stoppable)
 {

@@ -47,6 +47,12 @@ void lmtp_loop_wake_cos(lmtp_co *const *cos, guint n);
  * session; outside the loop it is called directly. */
 void lmtp_loop_offload(void (*fn)(gpointer data), gpointer data);
 
+/* Takes @fd out of epoll before the caller closes it. A close alone does
+ * not: while a child process forked meanwhile (an SPF helper being
+ * started) still holds a copy of the descriptor, epoll would go on
+ * reporting it, for a coroutine that is gone. No-op outside the loop. */
+void lmtp_loop_forget_fd(int fd);
+
 /* Callbacks of the daemon: a new connection on a listener, a signal. */
 typedef void (*lmtp_loop_session_fn)(int fd, char *peer);   /* runs on a coroutine */
 typedef gboolean (*lmtp_loop_signal_fn)(int signo);          /* FALSE: stop */

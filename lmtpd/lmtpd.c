@@ -500,6 +500,7 @@ static void
 loop_session(int fd, char *peer)
 {
 	lmtp_session_run(fd, fd, peer);
+	lmtp_loop_forget_fd(fd);   /* before the close: see lmtp_loop.h */
 	close(fd);
 	g_free(peer);
 	g_atomic_int_dec_and_test(&lmtpd.sessions);

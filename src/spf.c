@@ -14,6 +14,10 @@
  *   leak in libspf2 can grow to and keeps the helper's CPU-time limit
  *   (RLIMIT_CPU counts a process's whole life) meaningful.
  *
+ *   A helper that cannot be started (a wrong spf_helper path) gives
+ *   temperror, and for LG_SPF_RESPAWN_WAIT no check tries again: one fork
+ *   of the daemon per message would only add load.
+ *
  *   The child set-up between fork and exec (child_setup) calls only
  *   async-signal-safe system calls: setgroups, setgid, setuid, setrlimit,
  *   prctl. PR_SET_PDEATHSIG is tied to the thread that forked; the pool's
@@ -41,6 +45,7 @@
 #define LG_SPF_HELPER_CPU    60      /* seconds of CPU in a helper's life */
 #define LG_SPF_HELPER_CHECKS 1000    /* checks before a helper is replaced */
 #define LG_SPF_HELPER_FILES  32
+#define LG_SPF_RESPAWN_WAIT  (10 * G_USEC_PER_SEC)   /* after a helper failed to start */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define LG_SPF_NO_AS_LIMIT 1     /* ASan's shadow memory needs terabytes */
@@ -68,6 +73,7 @@ struct lg_spf_pool {
 	helper_slot *slots;
 	GHashTable *cache;       /* "ip\ndomain" -> cache_entry */
 	guint32 next_id;
+	gint64 no_spawn_until;   /* monotonic µs, under lock: after a failed start, no fork per check */
 };
 
 struct lg_spf_check {
@@ -361,6 +367,8 @@ check_run(gpointer job, gpointer pool)
 	g_autoptr(GError) error = NULL;
 	gint64 deadline = g_get_monotonic_time() + (gint64) p->o.timeout * G_USEC_PER_SEC;
 
+	gboolean no_spawn;
+
 	g_mutex_lock(&p->lock);
 	for (int i = 0; i < p->o.helpers && h == NULL; i++)
 		if (!p->slots[i].busy)
@@ -368,10 +376,17 @@ check_run(gpointer job, gpointer pool)
 	g_assert(h != NULL);   /* no more threads than slots */
 	h->busy = TRUE;
 	c->req.id = ++p->next_id;
+	no_spawn = g_get_monotonic_time() < p->no_spawn_until;
 	g_mutex_unlock(&p->lock);
 
-	if (h->pid == 0 && !helper_start(p, h, &error)) {
-		g_warning("spf: cannot start %s: %s", p->helper, error->message);
+	if (h->pid == 0 && no_spawn) {
+		check_done(c, LG_SPF_TEMPERROR, "the SPF helper could not be started", FALSE);
+	} else if (h->pid == 0 && !helper_start(p, h, &error)) {
+		g_warning("spf: cannot start %s: %s (temperror; next try in %d s)", p->helper, error->message,
+		          (int) (LG_SPF_RESPAWN_WAIT / G_USEC_PER_SEC));
+		g_mutex_lock(&p->lock);
+		p->no_spawn_until = g_get_monotonic_time() + LG_SPF_RESPAWN_WAIT;
+		g_mutex_unlock(&p->lock);
 		check_done(c, LG_SPF_TEMPERROR, "the SPF helper could not be started", FALSE);
 	} else if (!exchange(h, &c->req, &resp, deadline, &why)) {
 		helper_stop(h, why);
