@@ -107,7 +107,8 @@ txt_lookup(lg_spf_checker *k, SPF_dns_server_t *self, const char *domain)
 static SPF_dns_rr_t *
 guard_lookup(SPF_dns_server_t *self, const char *domain, ns_type type, int should_cache)
 {
-	guard_state *st = self->hook;
+	lg_spf_checker *k = self->hook;
+	guard_state *st = &k->st;
 	if (type == ns_t_spf)
 		return SPF_dns_rr_new_init(self, domain, type, 0, NO_DATA);
 	if (st->over || st->queries >= LG_SPF_QUERY_MAX) {
@@ -115,7 +116,6 @@ guard_lookup(SPF_dns_server_t *self, const char *domain, ns_type type, int shoul
 		return SPF_dns_rr_new_init(self, domain, type, 0, HOST_NOT_FOUND);
 	}
 	st->queries++;
-	lg_spf_checker *k = (lg_spf_checker *) ((char *) st - offsetof(lg_spf_checker, st));
 	SPF_dns_rr_t *rr = k->own_txt && type == ns_t_txt ? txt_lookup(k, self, domain)
 	                                                  : SPF_dns_lookup(self->layer_below, domain, type, should_cache);
 	switch (rr->herrno) {
@@ -175,7 +175,7 @@ lg_spf_checker_new(SPF_dns_server_t *below)
 	k->guard->lookup = guard_lookup;
 	k->guard->layer_below = below;
 	k->guard->name = "leadgate-guard";
-	k->guard->hook = &k->st;
+	k->guard->hook = k;
 	k->server = SPF_server_new_dns(k->guard, 0);
 	if (k->server == NULL) {
 		SPF_dns_free(k->guard);
