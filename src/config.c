@@ -52,6 +52,8 @@ static const key_def keys[] = {
 	  "seconds to wait for a command" },
 	{ "lmtpd", "data_timeout", K_INT, F(data_timeout), "600", 1, 86400, NULL,
 	  "seconds to wait for message data" },
+	{ "lmtpd", "max_session_time", K_INT, F(max_session_time), "3600", 1, 604800, NULL,
+	  "seconds a session may last; after its transaction then: 421 4.4.2" },
 	{ "lmtpd", "spool_dir", K_STR, F(spool_dir), "", 0, 0, NULL,
 	  "where messages larger than spool_mem_limit are spilled; empty: $TMPDIR" },
 	{ "lmtpd", "spool_mem_limit", K_SIZE, F(spool_mem_limit), "1M", 4096, G_GINT64_CONSTANT(1) << 30, NULL,

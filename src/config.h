@@ -54,6 +54,7 @@ typedef struct lg_config {
 	char *spool_dir;            /* where big messages spill; "" = tmp dir */
 	gint64 spool_mem_limit;     /* bytes kept in RAM per message, 1 MiB */
 	char *socket_mode;          /* "0660" for unix: sockets */
+	int max_session_time;       /* seconds per session, 3600 */
 	char *socket_owner;         /* "user:group" or "" */
 	char *user;                 /* drop privileges to; "" = refuse root */
 	char *group;
