@@ -20,7 +20,7 @@ hdr() { printf 'From: a@b.example\nTo: support@example.test\nMessage-ID: <%s@b.e
 # peak memory of a command in KB, when GNU time is there and no sanitizer
 # runs (their shadow memory is not the program's)
 TIME=""
-[ -x /usr/bin/time ] && [ -z "${LG_SANITIZERS:-}" ] && TIME=/usr/bin/time
+[ -x /usr/bin/time ] && [ -z "${LG_SANITIZERS:-}" ] && ! grep -qa __asan_init "$LEADGATE" && TIME=/usr/bin/time
 ingest() {  # ingest NAME: the file $T/NAME.eml; sets $rc and $kb
 	if [ -n "$TIME" ]; then
 		timeout 120 "$TIME" -f '%M' -o "$T/$1.mem" "$LEADGATE" -c "$T/leadgate.conf" \
