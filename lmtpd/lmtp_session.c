@@ -31,7 +31,7 @@
  *
  * REPLY CODES
  *   220 greeting, 221 QUIT, 250 success, 252 VRFY, 354 DATA,
- *   421 shutdown / timeout / too many errors, 451 4.3.0 store or internal
+ *   421 shutdown / timeout / session time / too many errors, 451 4.3.0 store or internal
  *   failure, 452 4.3.1 store out of space, 452 4.5.3 too many recipients,
  *   500 unknown or HELO/EHLO or line too long, 501 syntax, 503 sequence,
  *   550 5.1.1 unknown recipient, 552 5.3.4 too big, 554 no valid
@@ -1062,6 +1062,9 @@ lmtp_session_run(int in_fd, int out_fd, const char *peer)
 	lmtpd_info(s->sid, "connect from %s", peer);
 
 	lmtp_io_reply(s->io, "220 %s LMTP leadgate-lmtpd ready", session_host(s));
+	/* the session's total time, checked between transactions */
+	gint64 session_end = g_get_monotonic_time() +
+	                     (gint64)session_cfg(s)->max_session_time * G_USEC_PER_SEC;
 	while (!s->quit) {
 		char *line;
 		gsize len;
@@ -1072,6 +1075,12 @@ lmtp_session_run(int in_fd, int out_fd, const char *peer)
 			lmtpd_conf_unref(s->conf);
 			s->conf = lmtpd_conf_get();
 			lmtp_io_set_timeout(s->io, session_cfg(s)->command_timeout);
+		}
+		if (!s->in_mail && g_get_monotonic_time() >= session_end) {
+			lmtpd_info(s->sid, "session time limit after %s from %s", s->last_cmd, peer);
+			lmtp_io_reply(s->io, "421 4.4.2 %s Error: session time limit exceeded",
+			              session_host(s));
+			break;
 		}
 		if (s->errors >= LMTP_MAX_ERRORS) {
 			lmtpd_info(s->sid, "too many errors after %s from %s", s->last_cmd, peer);

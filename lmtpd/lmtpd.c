@@ -63,6 +63,7 @@
 #include "spf.h"
 #include "lmtp_loop.h"
 #include "message.h"
+#include "privs.h"
 
 #define LMTPD_EX_CONFIG   78
 #define LMTPD_EX_TEMPFAIL 75
@@ -388,42 +389,16 @@ listeners_close(void)
 
 /* --- privileges -------------------------------------------------------- */
 
+/* After binding: never on as root unless [lmtpd] user says so (privs.h) */
 static gboolean
 drop_privileges(const lg_config *cfg, GError **error)
 {
-	struct passwd *pw;
-	gid_t gid;
+	g_autofree char *note = NULL;
 
-	if (cfg->user == NULL || *cfg->user == '\0')
-		return TRUE;
-	pw = getpwnam(cfg->user);
-	if (pw == NULL) {
-		g_set_error(error, LG_CONFIG_ERROR, LG_CONFIG_ERROR_VALUE,
-		            "[lmtpd] user: no such user \"%s\"", cfg->user);
+	if (!lg_privileges_drop("lmtpd", cfg->user, cfg->group, &note, error))
 		return FALSE;
-	}
-	if (getuid() != 0 && geteuid() != 0) {
-		if (getuid() != pw->pw_uid)
-			lmtpd_warn("-", "not root: cannot change to user %s", cfg->user);
-		return TRUE;
-	}
-	gid = pw->pw_gid;
-	if (cfg->group != NULL && *cfg->group) {
-		struct group *gr = getgrnam(cfg->group);
-
-		if (gr == NULL) {
-			g_set_error(error, LG_CONFIG_ERROR, LG_CONFIG_ERROR_VALUE,
-			            "[lmtpd] group: no such group \"%s\"", cfg->group);
-			return FALSE;
-		}
-		gid = gr->gr_gid;
-	}
-	if (initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-		            "cannot change to user %s: %s", cfg->user, g_strerror(errno));
-		return FALSE;
-	}
-	lmtpd_info("-", "running as user %s", cfg->user);
+	if (note != NULL)
+		lmtpd_info("-", "%s", note);
 	return TRUE;
 }
 

@@ -78,6 +78,7 @@
 #include "store.h"
 #include "sync.h"
 #include "store_sync.h"
+#include "privs.h"
 
 #define EX_CONFIG   78
 #define EX_OSERR    71
@@ -1162,10 +1163,6 @@ main(int argc, char **argv)
 		       conn, db_path, spool_dir);
 		return 0;
 	}
-	if (g_mkdir_with_parents(spool_dir, 0700) != 0) {
-		mlog(LOG_ERR, "cannot make the spool folder %s: %s", spool_dir, g_strerror(errno));
-		return EX_OSERR;
-	}
 	lg_message_init();
 
 	remove_stale_socket(conn);
@@ -1175,6 +1172,19 @@ main(int argc, char **argv)
 	}
 	if (smfi_opensocket(FALSE) != MI_SUCCESS) {
 		mlog(LOG_ERR, "cannot listen on %s (in use, or no permission?)", conn);
+		return EX_OSERR;
+	}
+	/* bound: now the configured user, never root unless told (privs.h);
+	 * the spool folder is made and checked as that user */
+	g_autofree char *note = NULL;
+	if (!lg_privileges_drop("milter", cfg->milter_user, cfg->milter_group, &note, &err)) {
+		mlog(LOG_ERR, "%s", err->message);
+		return EX_CONFIG;
+	}
+	if (note != NULL)
+		mlog(LOG_INFO, "%s", note);
+	if (!lg_spool_dir_ready(spool_dir, &err)) {
+		mlog(LOG_ERR, "%s", err->message);
 		return EX_OSERR;
 	}
 	spool_clean();

@@ -54,8 +54,9 @@ typedef struct lg_config {
 	char *spool_dir;            /* where big messages spill; "" = tmp dir */
 	gint64 spool_mem_limit;     /* bytes kept in RAM per message, 1 MiB */
 	char *socket_mode;          /* "0660" for unix: sockets */
+	int max_session_time;       /* seconds per session, 3600 */
 	char *socket_owner;         /* "user:group" or "" */
-	char *user;                 /* drop privileges to; "" = stay */
+	char *user;                 /* drop privileges to; "" = refuse root */
 	char *group;
 	int commit_batch;           /* most deliveries per group commit, 64 */
 
@@ -64,6 +65,8 @@ typedef struct lg_config {
 	char **outbound_daemons;    /* {daemon_name} values of submission services: ORIGINATING */
 	char *milter_spool_dir;     /* events waiting for the store */
 	gint64 milter_spool_mem_limit; /* bytes of one message kept in memory, 256K */
+	char *milter_user;          /* drop privileges to; "" = refuse root */
+	char *milter_group;
 
 	/* [log] */
 	char *log_target;           /* "stderr" or "syslog" */

@@ -41,6 +41,7 @@
 #define LG_HEADER_VALUE_MAX 65536
 #define LG_MAX_PARTS 1000
 #define LG_MAX_DEPTH 20
+#define LG_MAX_HEADERS 2000
 
 /* ---- a write-only stream that counts and hashes what is written -------- */
 
@@ -120,6 +121,7 @@ typedef struct {
 	                              * the body, in the message's order (borrowed) */
 	guint ntexts;
 	guint parts_seen;
+	gboolean attachments_over;   /* the "more than LG_MAX_PARTS attachments" warning given */
 } parse_ctx;
 
 static void
@@ -942,8 +944,13 @@ static void
 add_attachment(parse_ctx *ctx, GMimeObject *obj)
 {
 	lg_message *msg = ctx->msg;
-	if (msg->attachments->len >= LG_MAX_PARTS)
+	if (msg->attachments->len >= LG_MAX_PARTS) {
+		if (!ctx->attachments_over) {
+			ctx->attachments_over = TRUE;
+			add_warning(msg, "more than %d attachments: the rest are not recorded", LG_MAX_PARTS);
+		}
 		return;
+	}
 	lg_attachment *a = g_new0(lg_attachment, 1);
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
 	if (ct) {
@@ -1138,8 +1145,13 @@ dsn_original_from_headers(parse_ctx *ctx, const char *text)
 static void
 walk(parse_ctx *ctx, GMimeObject *obj, int depth, gboolean in_report)
 {
-	if (obj == NULL || ctx->parts_seen++ > LG_MAX_PARTS * 4)
+	if (obj == NULL)
 		return;
+	if (ctx->parts_seen++ >= LG_MAX_PARTS * 4) {
+		if (ctx->parts_seen == LG_MAX_PARTS * 4 + 1)
+			add_warning(ctx->msg, "more than %d MIME parts: the rest ignored", LG_MAX_PARTS * 4);
+		return;
+	}
 	if (depth > LG_MAX_DEPTH) {
 		add_warning(ctx->msg, "MIME nesting deeper than %d ignored", LG_MAX_DEPTH);
 		return;
@@ -1517,7 +1529,9 @@ lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error)
 	/* headers, decoded */
 	ctx.root = g_mime_message_get_mime_part(m);
 	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
-	int nh = MIN(g_mime_header_list_get_count(hl), 2000);
+	int nh = MIN(g_mime_header_list_get_count(hl), LG_MAX_HEADERS);
+	if (g_mime_header_list_get_count(hl) > LG_MAX_HEADERS)
+		add_warning(msg, "more than %d header fields: the rest ignored", LG_MAX_HEADERS);
 	/* GMime's address lists were decoded strictly; the address headers
 	 * with encoded words (or repaired bytes) are parsed again below */
 	static const char *const addr_names[] = { "From", "Sender", "Reply-To", "To", "Cc" };

@@ -78,6 +78,11 @@ store_set_error(lg_store *st, int rc, GError **error, const char *what)
 	case SQLITE_RANGE:    code = LG_STORE_ERROR_INVALID; break;
 	default:              code = LG_STORE_ERROR_FAILED; break;
 	}
+	/* An I/O error whose cause was a full disk (SQLite says so only for
+	 * the files' writes, not for the WAL index or a new file's space) */
+	if (code == LG_STORE_ERROR_IO && st && st->db &&
+	    (sqlite3_system_errno(st->db) == ENOSPC || sqlite3_system_errno(st->db) == EDQUOT))
+		code = LG_STORE_ERROR_FULL;
 	const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
 	g_set_error(error, LG_STORE_ERROR, code, "%s%s%s (%s)", what ? what : "", what ? ": " : "",
 	            msg, st && st->path ? st->path : "database");

@@ -290,6 +290,8 @@ database = $S/lg/leadgate.db
 [rules]
 directory = $S/lg/rules
 EOF
+	# leadgate-lmtpd refuses to stay root unless told
+	[ "$(id -u)" != 0 ] || printf '[lmtpd]\nuser = root\n' >> "$S/lg/leadgate.conf"
 	if [ -x "$LEADGATE" ]; then
 		"$LEADGATE" -c "$S/lg/leadgate.conf" init > "$S/lg/init.log" 2>&1 \
 			|| warn "leadgate init failed: $(tail -1 "$S/lg/init.log")"

@@ -24,6 +24,8 @@ lmtpd_conf() {
 		printf '[rules]\ndirectory = %s\n' "$T/rules"
 		printf '[inbound]\ncatch_all = %s\n' "${LMTPD_CATCH_ALL:-none}"
 		printf '[lmtpd]\nhostname = lmtp.test\n'
+		# the daemon refuses to stay root unless told (leadgate-lmtpd(8))
+		[ "$(id -u)" != 0 ] || printf 'user = root\n'
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} > "$T/lmtpd.conf"
 }

@@ -14,6 +14,8 @@ mconf() {
   { printf '[store]\ndatabase = %s\nbusy_timeout_ms = 200\n' "$T/lg.db"
     printf '[rules]\ndirectory = %s\n' "$T/rules"
     printf '[milter]\nspool_dir = %s\n' "$SPOOL"
+    # the milter refuses to stay root unless told (leadgate-milter(8))
+    [ "$(id -u)" != 0 ] || printf 'user = root\n'
     for l in "$@"; do printf '%s\n' "$l"; done
   } > "$T/m.conf"
 }
