@@ -195,6 +195,21 @@ static const key_def keys[] = {
 	  "sync: the fields whose addresses may become new leads" },
 	{ "inbound", "lead_source", K_STR, F(sync_in.lead_source), "Email Sync", 0, 0, NULL,
 	  "sync: source of a captured lead" },
+
+	{ "outbox", "smtp_url", K_STR, F(outbox_smtp_url), "smtp://127.0.0.1:25", 0, 0, NULL,
+	  "the MTA that takes notification mail (libcurl URL: smtp:// or smtps://)" },
+	{ "outbox", "from", K_STR, F(outbox_from), "", 0, 0, NULL,
+	  "sender of notification mail; empty: leadgate@ and the host name" },
+	{ "outbox", "connect_timeout", K_INT, F(outbox_connect_timeout), "5", 1, 300, NULL,
+	  "seconds to connect to a webhook endpoint or the MTA" },
+	{ "outbox", "timeout", K_INT, F(outbox_timeout), "30", 1, 3600, NULL,
+	  "seconds one send may take in all" },
+	{ "outbox", "worker", K_BOOL, F(outbox_worker), "true", 0, 0, NULL,
+	  "leadgate-lmtpd delivers the outbox in a thread of its own; false: only `leadgate outbox run` does" },
+	{ "outbox", "poll_interval", K_INT, F(outbox_poll_interval), "1", 1, 3600, NULL,
+	  "seconds between the worker's looks for new rows" },
+	{ "outbox", "batch", K_INT, F(outbox_batch), "16", 1, 1000, NULL,
+	  "rows a worker claims at a time" },
 };
 
 static gboolean
@@ -399,6 +414,10 @@ lg_config_load(const char *path, GError **error)
 	if (cfg->instance_id == NULL || *cfg->instance_id == '\0') {
 		g_free(cfg->instance_id);
 		cfg->instance_id = g_strdup(cfg->hostname);
+	}
+	if (*cfg->outbox_from == '\0') {
+		g_free(cfg->outbox_from);
+		cfg->outbox_from = g_strconcat("leadgate@", cfg->hostname, NULL);
 	}
 	return cfg;
 }

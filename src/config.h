@@ -98,6 +98,15 @@ typedef struct lg_config {
 	gint64 sync_body_max;       /* activity body cut, 64K */
 	lg_sync_dir_config sync_out;/* [outbound] */
 	lg_sync_dir_config sync_in; /* [inbound] (the sync keys of that section) */
+
+	/* [outbox] (SPEC §6, §11) */
+	char *outbox_smtp_url;      /* smtp://127.0.0.1:25 */
+	char *outbox_from;          /* sender of notification mail; default leadgate@hostname */
+	int outbox_connect_timeout; /* seconds, 5 */
+	int outbox_timeout;         /* seconds per send, 30 */
+	gboolean outbox_worker;     /* leadgate-lmtpd runs the outbox worker */
+	int outbox_poll_interval;   /* seconds between looks for new rows, 1 */
+	int outbox_batch;           /* rows claimed at a time, 16 */
 } lg_config;
 
 /* @path NULL: built-in defaults only. Returns a new config (refcount 1). */
