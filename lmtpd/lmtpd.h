@@ -12,6 +12,7 @@
  *                     BDAT, one reply per recipient
  *     lmtp_loop.c     the event loop: sessions as coroutines on epoll
  *     lmtp_deliver.c  the single writer thread: group commit of deliveries
+ *     lmtp_outbox.c   the outbox worker thread: webhooks and notification mail
  *
  *   Threads: the main thread runs the event loop; every connection is a
  *   coroutine on it running the synchronous session code, which yields
@@ -100,6 +101,12 @@ typedef struct {
  * @delays (may be NULL) either way. */
 gboolean lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, lmtp_delays *delays,
                              GError **error);
+
+/* --- lmtp_outbox.c ----------------------------------------------------- */
+
+/* Starts / stops the outbox worker thread (notifications, SPEC §6). */
+void lmtp_outbox_start(void);
+void lmtp_outbox_stop(void);
 
 G_END_DECLS
 
