@@ -112,6 +112,9 @@ lg_store_notify_add(lg_store *st, const lg_notify_sub *s, char **new_secret_r, G
 			ok = store_exec(st, "UPDATE webhook_endpoints SET secret = NULL, secret_file = ? WHERE id = ?",
 			                "si", NULL, error, s->secret_file, eid);
 		}
+		/* subscribing again is how an admin turns on an endpoint a 410 disabled */
+		ok = ok && store_exec(st, "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL "
+		                      "WHERE id = ? AND disabled_at IS NOT NULL", "i", NULL, error, eid);
 	}
 	if (ok)
 		ok = store_exec(st, "INSERT INTO notify_subscriptions (user_id, event, scope, channel, endpoint_id) "
