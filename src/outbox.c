@@ -119,6 +119,7 @@ typedef struct {
 	const gint *abort;
 	char *ref_key;
 	lg_smtp *smtp;            /* made at the first mail, kept for the run */
+	lg_webhook_client *http;  /* made at the first webhook, kept for the run */
 	GHashTable *gone;         /* endpoints this run saw answer 410 */
 } run_ctx;
 
@@ -159,8 +160,9 @@ send_webhook(run_ctx *c, lg_outbox_item *it, lg_outbox_outcome *outcome, double 
 		g_string_append_printf(sig, "%s%s", sig->len ? " " : "", s);
 	}
 	lg_webhook_result r;
-	lg_webhook_post(it->url, it->webhook_id, ts, sig->str, it->payload, c->cfg->outbox_connect_timeout,
-	                c->cfg->outbox_timeout, c->abort, &r);
+	if (c->http == NULL)
+		c->http = lg_webhook_client_new(c->cfg->outbox_connect_timeout, c->cfg->outbox_timeout, c->abort);
+	lg_webhook_post(c->http, it->url, it->webhook_id, ts, sig->str, it->payload, &r);
 	if (r.error == NULL) {
 		*outcome = LG_OUTBOX_SENT;
 		return;
@@ -279,6 +281,7 @@ lg_outbox_run(lg_store *st, const lg_config *cfg, guint max, const gint *abort, 
 		}
 	}
 	lg_smtp_free(c.smtp);
+	lg_webhook_client_free(c.http);
 	g_hash_table_unref(c.gone);
 	g_free(c.ref_key);
 	return ok;

@@ -87,17 +87,46 @@ progress(void *data, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 	return abort && g_atomic_int_get(abort) ? 1 : 0;
 }
 
+struct lg_webhook_client {
+	CURL *h;
+	int connect_timeout, timeout;
+	const gint *abort;
+};
+
+lg_webhook_client *
+lg_webhook_client_new(int connect_timeout, int timeout, const gint *abort)
+{
+	lg_webhook_client *c = g_new0(lg_webhook_client, 1);
+	c->h = curl_easy_init();
+	c->connect_timeout = connect_timeout;
+	c->timeout = timeout;
+	c->abort = abort;
+	return c;
+}
+
 void
-lg_webhook_post(const char *url, const char *msg_id, gint64 timestamp, const char *signature, const char *body,
-                int connect_timeout, int timeout, const gint *abort, lg_webhook_result *r)
+lg_webhook_client_free(lg_webhook_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->h)
+		curl_easy_cleanup(c->h);
+	g_free(c);
+}
+
+void
+lg_webhook_post(lg_webhook_client *c, const char *url, const char *msg_id, gint64 timestamp, const char *signature,
+                const char *body, lg_webhook_result *r)
 {
 	memset(r, 0, sizeof *r);
 	r->retry_after = -1;
-	CURL *h = curl_easy_init();
+	CURL *h = c->h;
 	if (h == NULL) {
 		r->error = g_strdup("cannot start libcurl");
 		return;
 	}
+	/* a fresh request on the same handle: its connection cache stays */
+	curl_easy_reset(h);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	gsize got = 0;
 	struct curl_slist *hdr = NULL;
@@ -121,27 +150,31 @@ lg_webhook_post(const char *url, const char *msg_id, gint64 timestamp, const cha
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long) connect_timeout);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long) timeout);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long) c->connect_timeout);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long) c->timeout);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *) abort);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *) c->abort);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_off_t ra = -1;
 	if (r->status != 0 && curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		r->retry_after = (gint64) ra;
-	if (r->status >= 200 && r->status < 300 && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR))
+	gboolean answered = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && r->status != 0);
+	if (answered && r->status >= 200 && r->status < 300)
 		; /* delivered */
-	else if (r->status != 0 && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR))
+	else if (answered)
 		r->error = g_strdup_printf("HTTP %ld", r->status);
-	else
-		r->error = g_strdup_printf("%s", *errbuf ? errbuf : curl_easy_strerror(rc));
-	if (r->error && r->status == 0 && rc != CURLE_OK)
-		r->status = 0;
+	else {
+		r->status = 0;   /* a transfer that failed is no answer, whatever came first */
+		r->error = g_strdup(*errbuf ? errbuf : curl_easy_strerror(rc));
+	}
+	/* the handle must not keep pointers into this call's memory */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
 }

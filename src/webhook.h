@@ -12,7 +12,8 @@
  *
  *   lg_webhook_post() sends one signed request with libcurl: connect
  *   timeout and total timeout as given, no redirects, http and https only,
- *   the response body read and dropped (at most 64 KiB kept for nothing).
+ *   the response body read and dropped (past 64 KiB the transfer is cut;
+ *   the status counts).
  */
 #ifndef LG_WEBHOOK_H
 #define LG_WEBHOOK_H
@@ -36,11 +37,17 @@ typedef struct {
 } lg_webhook_result;
 void lg_webhook_result_clear(lg_webhook_result *r);
 
-/* POSTs @body (JSON) to @url with the three headers. @abort (may be NULL):
- * set non-zero by another thread to cut the transfer short. */
-void lg_webhook_post(const char *url, const char *msg_id, gint64 timestamp, const char *signature,
-                     const char *body, int connect_timeout, int timeout, const gint *abort,
-                     lg_webhook_result *r);
+/* One libcurl handle, kept for a run so that requests to one endpoint
+ * reuse its connection (keep-alive). @abort (may be NULL): set non-zero by
+ * another thread to cut a transfer short. */
+typedef struct lg_webhook_client lg_webhook_client;
+lg_webhook_client *lg_webhook_client_new(int connect_timeout, int timeout, const gint *abort);
+void lg_webhook_client_free(lg_webhook_client *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_webhook_client, lg_webhook_client_free)
+
+/* POSTs @body (JSON) to @url with the three headers. */
+void lg_webhook_post(lg_webhook_client *c, const char *url, const char *msg_id, gint64 timestamp,
+                     const char *signature, const char *body, lg_webhook_result *r);
 
 G_END_DECLS
 

@@ -14,7 +14,8 @@
 #   outbox row that the daemon's worker sends to a webhook receiver on
 #   loopback (tests/outbox/webhook-sink.py, verifying each signature).
 #   Each round measures, in turn, lmtp-latency (pipelined, distinct
-#   messages) with nobody subscribed, with the endpoint up, and with the
+#   messages) with nobody subscribed, with the rows queued but the worker
+#   off (the fan-out's own cost), with the endpoint up, and with the
 #   endpoint hanging (every request held unanswered, so the worker waits
 #   out its 30 s timeout); medians over the rounds. With the endpoint up it
 #   also times how long the worker takes to have sent every row.
@@ -23,6 +24,7 @@
 #   The table, then CSV rows (metric,leadgate,reference,ratio,target,met):
 #     outbox_lat_p99_c20_hang_vs_up_ms   p99 with the endpoint hanging / up   <= 1.5x
 #     outbox_lat_p99_c20_up_vs_none_ms   p99 with the endpoint up / no subscriber
+#     outbox_lat_p99_c20_queued_vs_none_ms  p99 with rows queued, worker off / no subscriber
 #     outbox_webhooks_s                  webhooks sent per second, endpoint up
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
@@ -50,7 +52,9 @@ run() {
 	[ -n "${LMTPD_PID:-}" ] && lmtpd_stop >/dev/null
 	rm -f "$T"/lg.db* "$W/log"
 	: > "$LMTPD_LOG"
-	LMTPD_CATCH_ALL=always lmtpd_conf "[inbound]" "ticket_limit = 0" "notify_limit = 0"
+	worker=true
+	[ "$mode" = queued ] && worker=false
+	LMTPD_CATCH_ALL=always lmtpd_conf "[inbound]" "ticket_limit = 0" "notify_limit = 0" "[outbox]" "worker = $worker"
 	cp "$T/lmtpd.conf" "$T/leadgate.conf"
 	lg init >/dev/null
 	lg mailbox add user@example.test --mode always >/dev/null
@@ -79,22 +83,23 @@ run() {
 	awk -v s="$sent" '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1); print v["p99_ms"], v["p50_ms"], v["msgs_per_s"], s }' <<< "$out"
 }
 median() { sort -n | awk '{a[NR]=$1} END { if (NR == 0) print "n/a"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2 }'; }
-: > "$T/r.none"; : > "$T/r.up"; : > "$T/r.hang"
+: > "$T/r.none"; : > "$T/r.queued"; : > "$T/r.up"; : > "$T/r.hang"
 for r in $(seq "$ROUNDS"); do
-	for mode in none up hang; do
+	for mode in none queued up hang; do
 		run "$mode" >> "$T/r.$mode"
 		echo "bench-outbox: round $r/$ROUNDS $mode: $(tail -1 "$T/r.$mode")" >&2
 	done
 done
 col() { awk -v c="$2" '$c != "n/a" && $c != "-" { print $c }' "$T/r.$1" | median; }
-p_none=$(col none 1); p_up=$(col up 1); p_hang=$(col hang 1); sent=$(col up 4)
+p_none=$(col none 1); p_queued=$(col queued 1); p_up=$(col up 1); p_hang=$(col hang 1); sent=$(col up 4)
 ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('n/a' if 'n/a' in (a, b) else '%.2f' % (float(a) / float(b)))" "$1" "$2"; }
-r1=$(ratio "$p_hang" "$p_up"); r2=$(ratio "$p_up" "$p_none")
+r1=$(ratio "$p_hang" "$p_up"); r2=$(ratio "$p_up" "$p_none"); r3=$(ratio "$p_queued" "$p_none")
 met=$(python3 -c "import sys; r = sys.argv[1]; print('no' if r == 'n/a' else ('yes' if float(r) <= 1.5 else 'no'))" "$r1")
 printf '# %d rounds, %d messages at %d sessions, 4.5 KB, one webhook per message\n' "$ROUNDS" "$MSGS" "$SESS"
-printf '# LMTP p99 (ms): no subscriber %s, endpoint up %s, endpoint hanging %s; webhooks sent %s/s\n' \
-	"$p_none" "$p_up" "$p_hang" "$sent"
+printf '# LMTP p99 (ms): no subscriber %s, queued with the worker off %s, endpoint up %s, endpoint hanging %s; webhooks sent %s/s\n' \
+	"$p_none" "$p_queued" "$p_up" "$p_hang" "$sent"
 echo "metric,leadgate,reference,ratio,target,met"
 echo "outbox_lat_p99_c${SESS}_hang_vs_up_ms,$p_hang,$p_up,$r1,<=1.5x up,$met"
 echo "outbox_lat_p99_c${SESS}_up_vs_none_ms,$p_up,$p_none,$r2,-,-"
+echo "outbox_lat_p99_c${SESS}_queued_vs_none_ms,$p_queued,$p_none,$r3,-,-"
 echo "outbox_webhooks_s,$sent,-,-,-,-"
