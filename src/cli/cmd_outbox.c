@@ -88,8 +88,10 @@ cmd_user_notify(lg_cli *cli, int argc, char **argv)
 		abs_secret = g_canonicalize_filename(secret_file, NULL);
 		g_auto(GStrv) secrets = lg_webhook_read_secrets(abs_secret, &err);
 		if (secrets == NULL) {
-			if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-				fprintf(stderr, "leadgate: %s\n", err->message);
+			if (err->domain == G_FILE_ERROR) {
+				fprintf(stderr, "leadgate: --secret-file %s: %s\n", secret_file,
+				        err->code == G_FILE_ERROR_NOENT ? "no such file" :
+				        err->code == G_FILE_ERROR_ACCES ? "permission denied" : err->message);
 				return LG_EX_NOINPUT;
 			}
 			return cli_usage("%s", err->message);

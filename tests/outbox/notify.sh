@@ -83,7 +83,19 @@ is "$rc" 64 "an unknown event is a usage error"
 like "$out" "unknown event \"ticket.bogus\"; the events are lead.created" "... that names the events"
 check_not "--scope subscribed is refused for a lead event" lg user notify bob@example.test add lead.replied --scope subscribed --email
 check_not "a webhook URL must be http(s)" lg user notify bob@example.test add lead.replied --webhook ftp://x.example/
-is "$(sqlq 'select count(*) from notify_subscriptions')" 6 "... and the refused ones left nothing behind"
+out=$(lg user notify nobody@example.test add lead.created --email 2>&1); rc=$?
+is "$rc/$out" "1/leadgate: no user nobody@example.test" "a subscription for an unknown user: refused, saying so"
+out=$(lg user notify bob@example.test add lead.replied --webhook http://127.0.0.1:9/x --secret-file "$T/none" 2>&1); rc=$?
+is "$rc/$out" "66/leadgate: --secret-file $T/none: no such file" "a missing secret file: 66, saying so"
+printf 'not a secret\n' > "$T/bad.secret"
+out=$(lg user notify bob@example.test add lead.replied --webhook http://127.0.0.1:9/x --secret-file "$T/bad.secret" 2>&1); rc=$?
+like "$rc/$out" '^64/leadgate: .*bad.secret:1: a webhook secret is "whsec_" and the base64 of 24 to 64 bytes' "a bad secret: 64, with file and line"
+out=$(lg ticket subscribe 4242 tom@example.test 2>&1); rc=$?
+is "$rc/$out" "1/leadgate: no ticket #4242" "ticket subscribe to a ticket that does not exist: refused"
+out=$(lg outbox retry 777 2>&1); rc=$?
+is "$rc/$out" "1/leadgate: no outbox row 777" "outbox retry of a row that does not exist: refused"
+is "$(sqlq 'select count(*) from notify_subscriptions')/$(sqlq 'select count(*) from webhook_endpoints')" "6/2" \
+   "... and the refused ones left nothing behind"
 
 # --- mail through leadgate-lmtpd -------------------------------------------
 # send ID FROM RCPT SUBJECT [HEADER]: one LMTP transaction; prints the reply codes
@@ -185,7 +197,19 @@ check "a 503 with Retry-After: the row waits" wait_for 30 sql_is \
 wait_s=$(sqlq "select cast((julianday(next_attempt_at) - julianday('now')) * 86400 as integer) from v_notifications where user_email='bob@example.test' order by id desc limit 1")
 like "$wait_s" '^1[01][0-9]$' "... about 120 s, as Retry-After said, not the schedule's 5 s (${wait_s} s)"
 
+# --- SIGTERM while a send hangs: the daemon stops, the row waits, uncounted ---
+echo hang > "$W/mode-tom"
+send s1 sam@customer.example support@example.test 'Stop while hanging' >/dev/null
+held_twice() { [ "$(wc -l < "$W/holding")" -ge 2 ]; }
+check "the worker's request to tom hangs again" wait_for 10 held_twice
+row=$(sqlq "select max(id) from v_notifications where user_email='tom@example.test'")
+is "$(sqlq "select state || ' ' || attempts from outbox where id=$row")" "sending 1" "... the row is claimed meanwhile"
 lmtpd_stop
+check_not "SIGTERM stops the daemon while the endpoint hangs" kill -0 "$LMTPD_PID"
+is "$(sqlq "select state || ' ' || attempts from outbox where id=$row")" "queued 0" \
+   "... the row cut short is queued again, the attempt not counted"
+like "$(cat "$LMTPD_LOG")" "outbox $row: stopping; queued again" "... and the log says so"
+echo ok > "$W/mode-tom"
 
 # --- leadgate outbox run: two at once never send a row twice ----------------
 : > "$W/log"
@@ -194,9 +218,12 @@ for i in $(seq 1 12); do
 	printf 'From: <p%d@customer.example>\nTo: support@example.test\nSubject: Run %d\nMessage-ID: <run%d@c.test>\n\nx\n' $i $i $i > "$T/run.eml"
 	lg ingest --rcpt support@example.test "$T/run.eml" >/dev/null
 done
-# (bob's row waits out its Retry-After meanwhile: not due, not taken)
-queued=$(sqlq "select count(*) from outbox where state='queued' and event='ticket.created_from_email'")
-is "$queued" 24 "twelve tickets queue 24 notifications (tom's webhook, ann's mail)"
+# (bob's row waits out its Retry-After meanwhile: not due, not taken; the
+# rows the SIGTERM left are due, and go with these)
+q_tom=$(sqlq "select count(*) from v_notifications where state='queued' and event='ticket.created_from_email' and user_email='tom@example.test'")
+q_ann=$(sqlq "select count(*) from v_notifications where state='queued' and event='ticket.created_from_email' and user_email='ann@example.test'")
+m0=$(mails)
+like "$q_tom/$q_ann" '^13/1[23]$' "twelve tickets queue 24 notifications (tom's webhook, ann's mail), besides the rows SIGTERM left"
 lg outbox run > "$T/run1.out" 2>&1 &
 r1=$!
 lg outbox run > "$T/run2.out" 2>&1 &
@@ -205,9 +232,10 @@ wait $r1; rc1=$?
 wait $r2; rc2=$?
 is "$rc1/$rc2" "0/0" "two outbox run at once: both exit 0"
 is "$(sqlq "select count(*) from outbox where state in ('queued', 'sending') and event='ticket.created_from_email'")" 0 "... nothing left queued"
-is "$(awk '$1 == "tom" && $2 == 200' "$W/log" | wc -l)" 12 "... tom's receiver got twelve"
-is "$(awk '$1 == "tom" && $2 == 200 { print $3 }' "$W/log" | sort -u | wc -l)" 12 "... each webhook-id once"
-is "$(mails)" 24 "... and ann twelve more mails, once each"
-like "$(cat "$T/run1.out" "$T/run2.out" | grep -c ': sent')" '^24$' "... the two runs shared the 24 rows between them"
+is "$(awk '$1 == "tom" && $2 == 200' "$W/log" | wc -l)" "$q_tom" "... tom's receiver got all $q_tom (with the one cut short by SIGTERM)"
+is "$(awk '$1 == "tom" && $2 == 200 { print $3 }' "$W/log" | sort -u | wc -l)" "$q_tom" "... each webhook-id once"
+is "$(( $(mails) - m0 ))" "$q_ann" "... and ann $q_ann more mails, once each"
+is "$(cat "$T/run1.out" "$T/run2.out" | grep -c ': sent')" "$(( q_tom + q_ann ))" "... the two runs shared the rows between them"
+like "$(grep -c ': sent' "$T/run1.out") $(grep -c ': sent' "$T/run2.out")" '^[1-9][0-9]* [1-9][0-9]*$' "... both of them sent some"
 like "$(lg --json outbox list)" '"state": "sent"' "outbox list --json"
 done_testing
