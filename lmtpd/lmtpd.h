@@ -21,7 +21,9 @@
  *   its own, so neither stalls the loop. One writer thread owns the write
  *   connection to the store and commits the deliveries that the sessions
  *   queue, many per transaction; it also parses them first, so GMime only
- *   ever runs in the writer thread.
+ *   ever parses in the writer thread. The outbox worker thread sends
+ *   notifications with a store connection of its own (and builds their
+ *   mail with GMime objects of its own).
  *
  * CONFIGURATION SNAPSHOTS
  *   The config and the rules loaded together form an lmtpd_conf. It is never

@@ -61,10 +61,24 @@ event_title(const char *event)
 	return event;
 }
 
+/* A stranger's text on one line: control characters become spaces. */
+static char *
+oneline(const char *s)
+{
+	char *o = g_strdup(s);
+	for (char *p = o; p && *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return o;
+}
+
 char *
 lg_outbox_build_mail(const lg_outbox_item *it, const lg_config *cfg, const char *ref_key, gsize *len_r)
 {
-	const char *subj = it->subject && *it->subject ? it->subject : "(no subject)";
+	g_autofree char *subj = oneline(it->subject && *it->subject ? it->subject : "(no subject)");
+	g_autofree char *sname = oneline(it->sender_name);
+	g_autofree char *semail = oneline(it->sender_email);
+	g_autofree char *mbox = oneline(it->mailbox);
 	g_autofree char *ref = it->ticket_number ? lg_ref_make(ref_key, 'T', it->ticket_number)
 	                                         : lg_ref_make(ref_key, 'L', it->lead_id);
 	g_autofree char *subject = it->ticket_number
@@ -78,11 +92,11 @@ lg_outbox_build_mail(const lg_outbox_item *it, const lg_config *cfg, const char 
 	if (it->lead_id)
 		g_string_append_printf(body, "Lead:    %" G_GINT64_FORMAT "\n", it->lead_id);
 	g_string_append_printf(body, "Subject: %s\n", subj);
-	if (it->sender_email)
-		g_string_append_printf(body, "From:    %s%s%s%s\n", it->sender_name ? it->sender_name : "",
-		                       it->sender_name ? " <" : "", it->sender_email, it->sender_name ? ">" : "");
-	if (it->mailbox)
-		g_string_append_printf(body, "Mailbox: %s\n", it->mailbox);
+	if (semail)
+		g_string_append_printf(body, "From:    %s%s%s%s\n", sname ? sname : "", sname ? " <" : "", semail,
+		                       sname ? ">" : "");
+	if (mbox)
+		g_string_append_printf(body, "Mailbox: %s\n", mbox);
 	/* the keyed reference: a reply from a client that drops References still threads */
 	g_string_append_printf(body, "\n-- \nleadgate notification; reference %s\n", ref);
 

@@ -277,6 +277,15 @@ test_mail(void)
 	/* another key does not verify */
 	g_assert_false(lg_ref_verify("another key", msg->message_id, &kind, &id));
 	lg_message_free(msg);
+
+	/* a stranger's subject and name cannot add a header */
+	it.subject = "hi\r\nBcc: victim@evil.example";
+	it.sender_name = "Eve\r\nX-Injected: 1";
+	g_autofree char *evil = lg_outbox_build_mail(&it, cfg, key, &len);
+	g_assert_null(strstr(evil, "\r\nBcc:"));
+	g_assert_null(strstr(evil, "\nBcc:"));
+	g_autofree char *head = g_strndup(evil, strstr(evil, "\r\n\r\n") - evil);
+	g_assert_null(strstr(head, "X-Injected"));
 }
 
 int
