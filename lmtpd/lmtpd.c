@@ -638,7 +638,9 @@ main(int argc, char **argv)
 			for (guint i = 0; i < listeners->len; i++)
 				lfds[i] = g_array_index(listeners, lmtpd_listener, i).fd;
 			reload_pool = g_thread_pool_new(reload_run, NULL, 1, FALSE, NULL);
+			lmtp_outbox_start();
 			lmtp_loop_run(lfds, listeners->len, sfd, loop_accept, loop_session, loop_signal, drain);
+			lmtp_outbox_stop();
 		}
 		/* every session has been answered; the threads that wake the
 		 * loop stop before it is torn down */

@@ -12,6 +12,7 @@
  *                     BDAT, one reply per recipient
  *     lmtp_loop.c     the event loop: sessions as coroutines on epoll
  *     lmtp_deliver.c  the single writer thread: group commit of deliveries
+ *     lmtp_outbox.c   the outbox worker thread: webhooks and notification mail
  *
  *   Threads: the main thread runs the event loop; every connection is a
  *   coroutine on it running the synchronous session code, which yields
@@ -20,7 +21,9 @@
  *   its own, so neither stalls the loop. One writer thread owns the write
  *   connection to the store and commits the deliveries that the sessions
  *   queue, many per transaction; it also parses them first, so GMime only
- *   ever runs in the writer thread.
+ *   ever parses in the writer thread. The outbox worker thread sends
+ *   notifications with a store connection of its own (and builds their
+ *   mail with GMime objects of its own).
  *
  * CONFIGURATION SNAPSHOTS
  *   The config and the rules loaded together form an lmtpd_conf. It is never
@@ -101,6 +104,12 @@ typedef struct {
  * @delays (may be NULL) either way. */
 gboolean lmtp_deliver_commit(lg_delivery *d, lmtpd_conf *conf, lmtp_delays *delays,
                              GError **error);
+
+/* --- lmtp_outbox.c ----------------------------------------------------- */
+
+/* Starts / stops the outbox worker thread (notifications, SPEC §6). */
+void lmtp_outbox_start(void);
+void lmtp_outbox_stop(void);
 
 G_END_DECLS
 

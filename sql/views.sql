@@ -7,6 +7,7 @@ DROP VIEW IF EXISTS v_tickets;
 DROP VIEW IF EXISTS v_ticket_thread;
 DROP VIEW IF EXISTS v_activities;
 DROP VIEW IF EXISTS v_sync_log;
+DROP VIEW IF EXISTS v_notifications;
 
 CREATE VIEW v_leads AS
 SELECT l.id              AS id,
@@ -108,3 +109,28 @@ SELECT s.at            AS at,
        s.source        AS source
   FROM sync_log s
   JOIN users u ON u.id = s.user_id;
+
+-- notifications (SPEC §6): one row per (event, user, channel) in the
+-- outbox; state queued | sending | sent | failed. target is the webhook URL
+-- or the address mail went to.
+CREATE VIEW v_notifications AS
+SELECT o.id              AS id,
+       o.created_at      AS at,
+       o.event           AS event,
+       u.email           AS user_email,
+       o.channel         AS channel,
+       o.state           AS state,
+       o.attempts        AS attempts,
+       o.last_error      AS last_error,
+       coalesce(w.url, o.recipient) AS target,
+       o.next_attempt_at AS next_attempt_at,
+       o.sent_at         AS sent_at,
+       o.webhook_id      AS webhook_id,
+       e.lead_id         AS lead_id,
+       t.number          AS ticket_number
+  FROM outbox o
+  LEFT JOIN users u ON u.id = o.user_id
+  LEFT JOIN webhook_endpoints w ON w.id = o.endpoint_id
+  LEFT JOIN events e ON e.id = o.event_id
+  LEFT JOIN tickets t ON t.id = e.ticket_id
+ WHERE o.kind = 'notification';

@@ -405,7 +405,10 @@ open_ticket(lg_chain *c, lg_lead_row *l, lg_rcpt_result *res, const ticket_args 
 	trace(res, "ticket #%" G_GINT64_FORMAT " opened", t.number);
 	if (!insert_lead(c, l, res, error))
 		return FALSE;
-	return raise_event(c, res, "ticket.created_from_email", l->id, t.id, error);
+	if (!raise_event(c, res, "ticket.created_from_email", l->id, t.id, error))
+		return FALSE;
+	/* a rule's :assign (or the lead's assignee) notifies the assignee */
+	return tr.assigned_user_id == 0 || raise_event(c, res, "ticket.assigned", l->id, t.id, error);
 }
 
 /* ---- step 3: reply to a ticket ----------------------------------------- */
@@ -728,6 +731,9 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 replied:
 	if (ok && replied)
 		ok = raise_event(c, res, "lead.replied", l.id, 0, error);
+	/* a rule's lead :assign */
+	if (ok && l.assigned_user_id && !l.hidden)
+		ok = raise_event(c, res, "lead.assigned", l.id, 0, error);
 	return ok;
 rules_fail:
 	lg_rule_result_clear(&rr);

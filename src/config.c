@@ -219,6 +219,20 @@ static const key_def keys[] = {
 	  "seconds the resolver waits for one DNS answer (a timeout is temperror)" },
 	{ "auth", "spf_helper", K_STR, F(spf_helper), "", 0, 0, NULL,
 	  "SPF helper program; empty: the installed leadgate-spf-helper" },
+	{ "outbox", "smtp_url", K_STR, F(outbox_smtp_url), "smtp://127.0.0.1:25", 0, 0, NULL,
+	  "the MTA that takes notification mail (libcurl URL: smtp:// or smtps://)" },
+	{ "outbox", "from", K_STR, F(outbox_from), "", 0, 0, NULL,
+	  "sender of notification mail; empty: leadgate@ and the host name" },
+	{ "outbox", "connect_timeout", K_INT, F(outbox_connect_timeout), "5", 1, 300, NULL,
+	  "seconds to connect to a webhook endpoint or the MTA" },
+	{ "outbox", "timeout", K_INT, F(outbox_timeout), "30", 1, 3600, NULL,
+	  "seconds one send may take in all" },
+	{ "outbox", "worker", K_BOOL, F(outbox_worker), "true", 0, 0, NULL,
+	  "leadgate-lmtpd delivers the outbox in a thread of its own; false: only `leadgate outbox run` does" },
+	{ "outbox", "poll_interval", K_INT, F(outbox_poll_interval), "1", 1, 3600, NULL,
+	  "seconds between the worker's looks for new rows" },
+	{ "outbox", "batch", K_INT, F(outbox_batch), "16", 1, 1000, NULL,
+	  "rows a worker claims at a time" },
 };
 
 static gboolean
@@ -431,6 +445,10 @@ lg_config_load(const char *path, GError **error)
 		cfg->trusted_authserv_ids = g_renew(char *, cfg->trusted_authserv_ids, n + 2);
 		cfg->trusted_authserv_ids[n] = g_strdup(cfg->trusted_authserv_id);
 		cfg->trusted_authserv_ids[n + 1] = NULL;
+	}
+	if (*cfg->outbox_from == '\0') {
+		g_free(cfg->outbox_from);
+		cfg->outbox_from = g_strconcat("leadgate@", cfg->hostname, NULL);
 	}
 	return cfg;
 }

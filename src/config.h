@@ -110,6 +110,14 @@ typedef struct lg_config {
 	int spf_timeout;            /* seconds for one check, 20 */
 	int spf_dns_timeout;        /* seconds per DNS query (resolver timeout), 5 */
 	char *spf_helper;           /* helper program; "" = the installed one */
+	/* [outbox] (SPEC §6, §11) */
+	char *outbox_smtp_url;      /* smtp://127.0.0.1:25 */
+	char *outbox_from;          /* sender of notification mail; default leadgate@hostname */
+	int outbox_connect_timeout; /* seconds, 5 */
+	int outbox_timeout;         /* seconds per send, 30 */
+	gboolean outbox_worker;     /* leadgate-lmtpd runs the outbox worker */
+	int outbox_poll_interval;   /* seconds between looks for new rows, 1 */
+	int outbox_batch;           /* rows claimed at a time, 16 */
 } lg_config;
 
 /* @path NULL: built-in defaults only. Returns a new config (refcount 1). */

@@ -44,6 +44,7 @@ static const char *const migrations[] = {
 	"001_initial.sql",
 	"002_sender_source.sql",
 	"003_sync.sql",
+	"004_outbox.sql",
 };
 
 int

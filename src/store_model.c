@@ -11,6 +11,7 @@
 #include "config.h"
 #include <string.h>
 #include "store_int.h"
+#include "store_outbox.h"
 #include "address.h"
 
 #define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -512,8 +513,12 @@ lg_store_end_user_ensure(lg_store *st, const char *email, const char *name, gint
 gboolean
 lg_store_event_add(lg_store *st, const char *event, gint64 lead_id, gint64 ticket_id, const char *sender, GError **error)
 {
-	return store_exec(st, "INSERT INTO events (event, lead_id, ticket_id, sender_email) VALUES (?, nullif(?, 0), nullif(?, 0), ?)",
-	                  "siis", NULL, error, event, lead_id, ticket_id, sender);
+	/* the sender is the actor: a user who mails in is not notified of it;
+	 * the event fans out into the outbox in the same transaction (§6) */
+	return store_exec(st, "INSERT INTO events (event, lead_id, ticket_id, sender_email, actor_email) "
+	                  "VALUES (?, nullif(?, 0), nullif(?, 0), ?, ?)",
+	                  "siiss", NULL, error, event, lead_id, ticket_id, sender, sender) &&
+	       lg_store_outbox_fanout(st, sqlite3_last_insert_rowid(st->db), NULL, error);
 }
 
 gboolean

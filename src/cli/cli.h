@@ -133,5 +133,8 @@ int cmd_user(lg_cli *cli, int argc, char **argv);
 int cmd_user_sync(lg_cli *cli, int argc, char **argv); /* user sync|keywords|exclude (cmd_sync.c) */
 int cmd_log(lg_cli *cli, int argc, char **argv);
 int cmd_purge(lg_cli *cli, int argc, char **argv);
+int cmd_user_notify(lg_cli *cli, int argc, char **argv);      /* user notify (cmd_outbox.c) */
+int cmd_ticket_subscribe(lg_cli *cli, int argc, char **argv); /* ticket subscribe (cmd_outbox.c) */
+int cmd_outbox(lg_cli *cli, int argc, char **argv);
 
 #endif

@@ -131,6 +131,8 @@ cmd_user(lg_cli *cli, int argc, char **argv)
 	if (argc >= 2 && (strcmp(argv[1], "sync") == 0 || strcmp(argv[1], "keywords") == 0 ||
 	                  strcmp(argv[1], "exclude") == 0))
 		return cmd_user_sync(cli, argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "notify") == 0)
+		return cmd_user_notify(cli, argc, argv);
 	g_autofree char *role = NULL, *name = NULL;
 	GOptionEntry entries[] = {
 		{ "role", 0, 0, G_OPTION_ARG_STRING, &role, "admin, tech, sales, marketing or manager", "R" },

@@ -10,6 +10,8 @@
 int
 cmd_ticket(lg_cli *cli, int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "subscribe") == 0)
+		return cmd_ticket_subscribe(cli, argc, argv);
 	g_autofree char *status = NULL;
 	GOptionEntry entries[] = {
 		{ "status", 0, 0, G_OPTION_ARG_STRING, &status, "list: only this status", "S" },

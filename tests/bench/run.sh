@@ -722,6 +722,17 @@ else
 	warn "the SPF rows need root, leadgate-spf-helper and lmtp-latency built"
 fi
 
+# notifications (tests/outbox/bench-outbox.sh: LMTP p99 with a webhook per
+# delivery, the endpoint up, hanging, and nobody subscribed; medians of its
+# own rounds). Its CSV rows are taken as they are.
+echo "bench: the outbox worker with the webhook endpoint up and hanging" >&2
+if outbox_rows=$(top_srcdir=$top_srcdir top_builddir=$top_builddir BENCH_ROUNDS=$ROUNDS timeout 900 bash "$top_srcdir/tests/outbox/bench-outbox.sh" \
+                 2> "$S/outbox-bench.err" | grep '^outbox_'); then
+	while IFS= read -r r; do rows+=("$r"); done <<< "$outbox_rows"
+else
+	warn "the outbox bench printed no rows: $(tail -2 "$S/outbox-bench.err" | tr '\n' ' ')"
+fi
+
 # --- output -----------------------------------------------------------------
 {
 	echo "metric,leadgate,reference,ratio,target,met"

@@ -17,7 +17,7 @@ for cmd in $("$LEADGATE" help | awk '/^  [a-z]/ {print $1}'); do
   check "leadgate(1) documents '$cmd'" grep -Eq "^\.(B|BR|BI|TP).*\b$cmd\b" "$man/leadgate.1"
 done
 lg init >/dev/null
-for v in v_leads v_unread_leads v_tickets v_ticket_thread v_activities v_sync_log; do
+for v in v_leads v_unread_leads v_tickets v_ticket_thread v_activities v_sync_log v_notifications; do
   for col in $(sqlq "select name from pragma_table_info('$v')"); do
     check "leadgate-views(7) documents $v.$col" grep -q "$col" "$man/leadgate-views.7"
   done
@@ -38,5 +38,8 @@ is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_sync_log')"
    "v_sync_log has the columns of SPEC §8 in order, then more"
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_unread_leads')")" \
    "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_leads')")" "v_unread_leads has the columns of v_leads"
-is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "3/wal" "schema version tracked, WAL on"
+is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_notifications')")" \
+   "id,at,event,user_email,channel,state,attempts,last_error,target,next_attempt_at,sent_at,webhook_id,lead_id,ticket_number" \
+   "v_notifications has the columns of SPEC §8 in order, then more"
+is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "4/wal" "schema version tracked, WAL on"
 done_testing
