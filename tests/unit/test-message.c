@@ -77,8 +77,10 @@ test_dsn_repeated_folded(void)
 
 /* Many unterminated encoded words: GMime's loose decoder and the warning
  * callback each went over the rest of the header once per word (time
- * quadratic in the header's size). The time bound here is coarse, met only
- * by a linear parse (tests/mail/hostile.sh ingests 2 MB under a timeout). Here: 3 MB. */
+ * quadratic in the header's size). No clock is read here (tests do not
+ * assert on speed): here the parse must finish and be right; a quadratic
+ * one of these 3 MB would take minutes. tests/mail/hostile.sh bounds the
+ * same inputs through `leadgate ingest` with a coarse hang timeout. */
 static void
 test_unterminated_words(void)
 {
@@ -91,12 +93,9 @@ test_unterminated_words(void)
 		for (guint i = 0; s->len < 3 * 1024 * 1024; i++)
 			g_string_append(s, words[w]);
 		g_string_append(s, "\n\nbody\n");
-		gint64 t0 = g_get_monotonic_time();
 		g_autoptr(lg_message) m = parse_len(s->str, s->len);
-		gint64 us = g_get_monotonic_time() - t0;
 		g_assert_nonnull(m->subject);
 		g_assert_true(g_str_has_prefix(m->subject, words[w]));
-		g_assert_cmpint(us, <, 20 * G_USEC_PER_SEC);
 		g_string_free(s, TRUE);
 	}
 }
