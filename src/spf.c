@@ -412,6 +412,12 @@ lg_spf_pool_options_user(lg_spf_pool_options *o, const char *user, GError **erro
 	const char *name = user != NULL && *user ? user : "nobody";
 	struct passwd *pw = getpwnam(name);
 
+	/* a daemon told to keep root ([lmtpd] user = root) still never runs
+	 * libspf2 as root: its helpers become nobody */
+	if (pw != NULL && pw->pw_uid == 0) {
+		name = "nobody";
+		pw = getpwnam(name);
+	}
 	if (pw == NULL) {
 		g_set_error(error, LG_CONFIG_ERROR, LG_CONFIG_ERROR_VALUE,
 		            "no user \"%s\" for the SPF helpers", name);

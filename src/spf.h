@@ -53,7 +53,8 @@ typedef struct lg_spf_pool lg_spf_pool;
 typedef struct lg_spf_check lg_spf_check;
 
 /* Fills @uid/@gid/@drop for a daemon running as root: @user, or nobody
- * when @user is NULL or "". FALSE when that user does not exist. */
+ * when @user is NULL, "" or root itself (helpers never run as root).
+ * FALSE when that user does not exist. */
 gboolean lg_spf_pool_options_user(lg_spf_pool_options *o, const char *user, GError **error);
 lg_spf_pool *lg_spf_pool_new(const lg_spf_pool_options *o, GError **error);
 /* Waits for the checks under way, then stops the helpers. */
