@@ -19,7 +19,9 @@
  *   NAME.msg in [milter] spool_dir, created O_EXCL, mode 0600) and its
  *   envelope, SASL login and direction. End of message hands it to the
  *   writer thread through a queue and answers at once; the writer records
- *   up to 64 events per commit. While the store is locked, read-only or
+ *   up to 64 events per commit, waiting up to 20 ms after the first of a
+ *   quiet spell for more to share it, and reads the spool folder only
+ *   when something was spooled. While the store is locked, read-only or
  *   missing, when the writer is more than 256 events behind, and at exit,
  *   events go to the spool folder (NAME.msg, then NAME.evt renamed into
  *   place) and are recorded from there, in arrival order, once the store
@@ -142,6 +144,7 @@ static char *db_path;
 static char *spool_dir;
 static GAsyncQueue *wake_q;      /* events (event*) for the writer, or &wake_token */
 static gint writer_stop;
+static gint spool_dirty = 1;     /* the spool folder may hold events (at start: maybe) */
 static gint event_seq;
 static GMutex users_lock;
 static GHashTable *users_known;  /* users' addresses; NULL until read once */
@@ -289,6 +292,7 @@ event_spool(event *e)
 		g_unlink(tmp);
 		return FALSE;
 	}
+	g_atomic_int_set(&spool_dirty, 1);
 	return TRUE;
 }
 
@@ -923,10 +927,8 @@ record_events(GPtrArray *events, guint *done_r)
 	return TRUE;
 }
 
-/* Records the spooled events in name (arrival) order; FALSE when the
- * store is unavailable and some are left. */
 static gboolean
-record_spool(void)
+record_spool_dir(void)
 {
 	g_autoptr(GDir) d = g_dir_open(spool_dir, 0, NULL);
 	if (d == NULL)
@@ -953,6 +955,22 @@ record_spool(void)
 	}
 	guint done = 0;
 	return record_events(events, &done);
+}
+
+/* Records the spooled events in name (arrival) order; FALSE when the
+ * store is unavailable and some are left. The folder is read only when
+ * something may be in it (at start, and after an event was spooled): not
+ * once per commit. The flag is cleared before the folder is read, so an
+ * event spooled meanwhile sets it again. */
+static gboolean
+record_spool(void)
+{
+	if (!g_atomic_int_compare_and_exchange(&spool_dirty, 1, 0))
+		return TRUE;
+	gboolean ok = record_spool_dir();
+	if (!ok)
+		g_atomic_int_set(&spool_dirty, 1);
+	return ok;
 }
 
 /* Records the events that came through the queue; those the store cannot
@@ -1002,6 +1020,29 @@ users_refresh(void)
 		g_hash_table_unref(old);
 }
 
+/* After the first event of a quiet spell, the writer waits up to this
+ * long for more before it commits, so that a busy MTA's events share a
+ * commit (and its sync) instead of paying one each: what the store costs
+ * the machine Postfix runs on. An event is in memory only until its commit
+ * either way (see SUMMARY); this adds at most GATHER_US to that. */
+#define GATHER_US 20000
+
+static void
+gather(GPtrArray *pending)
+{
+	gint64 until = g_get_monotonic_time() + GATHER_US;
+	while (pending->len < BATCH && g_atomic_int_get(&writer_stop) == 0) {
+		gint64 left = until - g_get_monotonic_time();
+		if (left <= 0)
+			break;
+		gpointer w = g_async_queue_timeout_pop(wake_q, (guint64) left);
+		if (w == NULL)
+			break;
+		if (w != &wake_token)
+			g_ptr_array_add(pending, w);
+	}
+}
+
 static gpointer
 writer_main(gpointer unused)
 {
@@ -1030,8 +1071,11 @@ writer_main(gpointer unused)
 		}
 		gint64 wait_us = pause_ms ? MAX(next_try - g_get_monotonic_time(), 1000) : USERS_REFRESH_US;
 		gpointer w = g_async_queue_timeout_pop(wake_q, (guint64) wait_us);
-		if (w != NULL && w != &wake_token)
+		if (w != NULL && w != &wake_token) {
 			g_ptr_array_add(pending, w);
+			if (pause_ms == 0)
+				gather(pending);
+		}
 	}
 	g_clear_pointer(&store, lg_store_close);
 	g_mutex_lock(&users_lock);

@@ -12,7 +12,10 @@
 #   a scratch folder, loopback only) takes smtp-source's 4.5 KB messages on
 #   its submission-style smtpd (milter_macro_daemon_name = ORIGINATING) and
 #   relays them to a null smtp-sink. Each round measures, in turn, Postfix
-#   with no milter, with leadgate-milter (a sales user whose every message
+#   with no milter, with tests/milter/milter-noop (a filter negotiating the
+#   same protocol steps and doing nothing: what any milter costs Postfix,
+#   whose cleanup server reads each message back from its queue file to
+#   send it), with leadgate-milter (a sales user whose every message
 #   is synced, each message's Bcc recipient captured as a new lead, so that
 #   every message is written), and with OpenDKIM signing when opendkim is
 #   installed. Throughput is messages over smtp-source's wall time; medians
@@ -24,6 +27,8 @@
 #   tests/bench/run.sh writes them:
 #     milter_submit_c20_vs_none   msgs/s with leadgate-milter / with none  >= 0.9
 #     milter_submit_c20_vs_dkim   msgs/s with leadgate-milter / OpenDKIM   >= 1.0
+#     milter_submit_c20_vs_noop   msgs/s with leadgate-milter / no-op milter   >= 0.9
+#     milter_submit_c20_noop_vs_none  no-op milter / none (the protocol's floor; no target)
 #     milter_eom_p99_ms           leadgate-milter's end of message p99     < 5
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
@@ -49,6 +54,15 @@ mconf "[outbound]" "capture_new_leads = true" "capture_from = to;bcc"
 "$MILTER" -c "$T/m.conf" --listen "inet:$P_MILTER@127.0.0.1" 2>>"$MLOG" &
 MPID=$!; lg_track "$MPID"
 for _ in $(seq 100); do grep -q "listening on" "$MLOG" && break; sleep 0.1; done
+
+NOOP=""
+P_NOOP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if [ -n "$P_NOOP" ] && [ -x "$top_builddir/tests/milter/milter-noop" ]; then
+  "$top_builddir/tests/milter/milter-noop" "inet:$P_NOOP@127.0.0.1" 2>"$T/noop.err" &
+  lg_track $!
+  sleep 0.5
+  kill -0 $! 2>/dev/null && NOOP="inet:127.0.0.1:$P_NOOP"
+fi
 
 DKIM=""
 if command -v opendkim >/dev/null && command -v opendkim-genkey >/dev/null; then
@@ -78,14 +92,16 @@ run() {  # run MILTERS: prints msgs/s
   python3 -c "print('%.1f' % ($MSGS / (($t1 - $t0) / 1e9)))"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-: > "$T/none"; : > "$T/lg"; : > "$T/dkim.r"
+: > "$T/none"; : > "$T/lg"; : > "$T/dkim.r"; : > "$T/noop.r"
 for r in $(seq "$ROUNDS"); do
   run "" >> "$T/none"
+  [ -n "$NOOP" ] && run "$NOOP" >> "$T/noop.r"
   run "inet:127.0.0.1:$P_MILTER" >> "$T/lg"
   [ -n "$DKIM" ] && run "$DKIM" >> "$T/dkim.r"
 done
 none=$(median < "$T/none"); lgm=$(median < "$T/lg")
 dkim=$([ -n "$DKIM" ] && median < "$T/dkim.r" || echo n/a)
+noop=$([ -n "$NOOP" ] && median < "$T/noop.r" || echo n/a)
 settled
 kill -TERM "$MPID"; wait "$MPID"
 p99us=$(sed -n 's/.*stopped: .* \([0-9]*\) us (p99).*/\1/p' "$MLOG" | tail -n 1)
@@ -95,12 +111,15 @@ pf_stop
 
 ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('n/a' if 'n/a' in (a, b) else '%.3f' % (float(a) / float(b)))" "$1" "$2"; }
 met() { python3 -c "import sys; v, op, t = sys.argv[1:]; print('no' if v == 'n/a' else ('yes' if (float(v) >= float(t) if op == '>=' else float(v) < float(t)) else 'no'))" "$1" "$2" "$3"; }
-r1=$(ratio "$lgm" "$none"); r2=$(ratio "$lgm" "$dkim")
+r1=$(ratio "$lgm" "$none"); r2=$(ratio "$lgm" "$dkim"); r3=$(ratio "$lgm" "$noop"); r4=$(ratio "$noop" "$none")
 printf '# %d rounds, %d messages at %d sessions, 4.5 KB; %d activities recorded\n' "$ROUNDS" "$MSGS" "$SESS" "$synced"
 printf '# %-28s %10s %10s %8s\n' metric leadgate reference ratio
-printf '# %-28s %10s %10s %8s\n' "submit msgs/s vs no milter" "$lgm" "$none" "$r1" "submit msgs/s vs OpenDKIM" "$lgm" "$dkim" "$r2"
+printf '# %-28s %10s %10s %8s\n' "submit msgs/s vs no milter" "$lgm" "$none" "$r1" "submit msgs/s vs OpenDKIM" "$lgm" "$dkim" "$r2" \
+  "submit msgs/s vs no-op milter" "$lgm" "$noop" "$r3" "no-op milter vs no milter" "$noop" "$none" "$r4"
 printf '# %-28s %10s\n' "end of message p99 (ms)" "$p99"
 echo "metric,leadgate,reference,ratio,target,met"
 echo "milter_submit_c${SESS}_vs_none,$lgm,$none,$r1,>=0.9,$(met "$r1" '>=' 0.9)"
 echo "milter_submit_c${SESS}_vs_dkim,$lgm,$dkim,$r2,>=1.0,$(met "$r2" '>=' 1.0)"
+echo "milter_submit_c${SESS}_vs_noop,$lgm,$noop,$r3,>=0.9,$(met "$r3" '>=' 0.9)"
+echo "milter_submit_c${SESS}_noop_vs_none,$noop,$none,$r4,-,-"
 echo "milter_eom_p99_ms,$p99,-,-,<5,$(met "$p99" '<' 5)"
