@@ -112,7 +112,13 @@ send big rep@example.com anna@customer.example rep@example.com >/dev/null
 is "$(sqlq "select attachments from v_activities where message_id = 'big@example.com'")" \
    "data.bin (application/octet-stream, 6000000 bytes)" "an 8 MB message is logged with its attachment"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$MPID/status")
-check "the milter's peak memory stays under 64 MB (VmHWM ${rss} kB)" test "${rss:-999999}" -lt 65536
+# (a sanitizer build's shadow memory and quarantine of freed blocks say
+# nothing of what the milter keeps: measured in the plain build only)
+if grep -qa __asan_init "$MILTER"; then
+  skip "the milter's peak memory (VmHWM ${rss} kB): not measured in a sanitizer build"
+else
+  check "the milter's peak memory stays under 64 MB (VmHWM ${rss} kB)" test "${rss:-999999}" -lt 65536
+fi
 is "$(ls "$SPOOL" | wc -l)" "0" "the spool folder is empty again"
 
 # -- spool files are private
