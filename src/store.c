@@ -568,3 +568,12 @@ lg_table_free(lg_table *t)
 	g_ptr_array_unref(t->rows);
 	g_free(t);
 }
+
+gboolean
+store_finish(lg_store *st, gboolean ok, GError **error)
+{
+	if (ok)
+		return lg_store_commit(st, error);
+	lg_store_rollback(st);
+	return FALSE;
+}

@@ -15,15 +15,6 @@
 #define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 static gboolean
-finish(lg_store *st, gboolean ok, GError **error)
-{
-	if (ok)
-		return lg_store_commit(st, error);
-	lg_store_rollback(st);
-	return FALSE;
-}
-
-static gboolean
 bad_address(const char *what, const char *addr, GError **error)
 {
 	g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_INVALID, "%s \"%s\" is not a mail address", what, addr);
@@ -40,7 +31,7 @@ lg_store_mailbox_add(lg_store *st, const char *addr, const char *mode, GError **
 		return FALSE;
 	gboolean ok = store_exec(st, "INSERT INTO mailboxes (address, mode) VALUES (?, ?) "
 	                         "ON CONFLICT (address) DO UPDATE SET mode = excluded.mode", "ss", NULL, error, a, mode);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -89,7 +80,7 @@ lg_store_org_add(lg_store *st, const char *name, char **domains, gint64 *id_r, G
 			ok = store_exec(st, "INSERT INTO organization_domains (domain, organization_id) VALUES (?, ?) "
 			                "ON CONFLICT (domain) DO NOTHING", "si", NULL, error, lg_addr_domain(canon), *id_r);
 	}
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 static gboolean
@@ -128,7 +119,7 @@ lg_store_contact_add(lg_store *st, const char *email, const char *name, const ch
 		                "ssi", NULL, error, e, name, org_id);
 	if (ok)
 		*id_r = sqlite3_last_insert_rowid(st->db);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 /* "a@b.example" -> address; "b.example" or "@b.example" -> domain */
@@ -156,7 +147,7 @@ lg_store_spam_add(lg_store *st, const char *pattern, gint64 lead_id, GError **er
 		return FALSE;
 	gboolean ok = store_exec(st, "INSERT INTO spam_senders (pattern, kind, lead_id) VALUES (?, ?, nullif(?, 0)) "
 	                         "ON CONFLICT (pattern) DO NOTHING", "ssi", NULL, error, p, kind, lead_id);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -174,7 +165,7 @@ lg_store_spam_remove(lg_store *st, const char *pattern, GError **error)
 		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "%s is not on the spam list", p);
 		ok = FALSE;
 	}
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -195,7 +186,7 @@ lg_store_user_add(lg_store *st, const char *email, const char *role, const char 
 	gboolean ok = store_exec(st, "INSERT INTO users (email, name, role) VALUES (?, ?, ?) "
 	                         "ON CONFLICT (email) DO UPDATE SET name = coalesce(excluded.name, users.name), "
 	                         "role = excluded.role, removed_at = NULL", "sss", NULL, error, e, name, role);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -213,7 +204,7 @@ lg_store_user_remove(lg_store *st, const char *email, GError **error)
 		g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "no user %s", e);
 		ok = FALSE;
 	}
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -278,7 +269,7 @@ lg_store_lead_set_spam(lg_store *st, gint64 id, gboolean spam, GError **error)
 		ok = store_exec(st, "UPDATE leads SET status = CASE WHEN ticket_id IS NULL THEN 'unread' ELSE 'won' END, "
 		                "hidden = 0, updated_at = " NOW " WHERE id = ?", "i", NULL, error, id) &&
 		     store_exec(st, "DELETE FROM spam_senders WHERE pattern = ? AND kind = 'address'", "s", NULL, error, sender);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -345,7 +336,7 @@ lg_store_lead_convert(lg_store *st, gint64 id, gboolean make_org, gboolean make_
 		ok = store_exec(st, "UPDATE leads SET organization_id = nullif(?, 0), contact_id = nullif(?, 0), "
 		                "ticket_id = nullif(?, 0), status = CASE WHEN ? THEN 'won' ELSE status END, hidden = 0, "
 		                "updated_at = " NOW " WHERE id = ?", "iiibi", NULL, error, org, contact, ticket, ticket != 0, id);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -362,7 +353,7 @@ lg_store_lead_assign(lg_store *st, gint64 id, const char *user_email, GError **e
 	if (ok)
 		ok = store_exec(st, "UPDATE leads SET assigned_user_id = ?, updated_at = " NOW " WHERE id = ?", "ii", NULL, error, uid, id) &&
 		     lg_store_event_add(st, "lead.assigned", id, 0, NULL, error);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -404,7 +395,7 @@ lg_store_lead_set(lg_store *st, gint64 id, const char *field, const char *value,
 	if (!lg_store_begin(st, error))
 		return FALSE;
 	gboolean ok = lead_exists(st, id, error) && store_exec(st, sql, "si", NULL, error, value, id);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean

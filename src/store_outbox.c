@@ -56,15 +56,6 @@ lg_store_outbox_fanout(lg_store *st, gint64 event_id, gint64 *n_r, GError **erro
 /* ---- subscriptions ------------------------------------------------------ */
 
 static gboolean
-finish(lg_store *st, gboolean ok, GError **error)
-{
-	if (ok)
-		return lg_store_commit(st, error);
-	lg_store_rollback(st);
-	return FALSE;
-}
-
-static gboolean
 user_id(lg_store *st, const char *email, gint64 *id_r, GError **error)
 {
 	g_autofree char *e = lg_addr_normalize(email);
@@ -122,7 +113,7 @@ lg_store_notify_add(lg_store *st, const lg_notify_sub *s, char **new_secret_r, G
 		                "ON CONFLICT (user_id, event, channel, coalesce(endpoint_id, 0)) "
 		                "DO UPDATE SET scope = excluded.scope, enabled = 1",
 		                "isssi", NULL, error, uid, s->event, s->scope, s->channel, eid);
-	if (!finish(st, ok, error)) {
+	if (!store_finish(st, ok, error)) {
 		g_clear_pointer(new_secret_r, g_free);
 		return FALSE;
 	}
@@ -144,7 +135,7 @@ lg_store_notify_remove(lg_store *st, const lg_notify_sub *s, GError **error)
 		            s->user_email, s->channel, s->event, s->url ? " at " : "", s->url ? s->url : "");
 		ok = FALSE;
 	}
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -177,7 +168,7 @@ lg_store_ticket_subscribe(lg_store *st, gint64 number, const char *user_email, g
 	     store_exec(st, "INSERT INTO ticket_subscribers (ticket_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
 	                "ii", &n, error, tid, uid);
 	*added_r = n > 0;
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 /* ---- the worker --------------------------------------------------------- */
@@ -320,7 +311,7 @@ lg_store_endpoint_disable(lg_store *st, gint64 endpoint_id, const char *reason, 
 	                         "WHERE id = ? AND disabled_at IS NULL", "si", NULL, error, reason, endpoint_id) &&
 	              store_exec(st, "UPDATE outbox SET state = 'failed', last_error = 'endpoint disabled: ' || ? "
 	                         "WHERE endpoint_id = ? AND state = 'queued'", "si", NULL, error, reason, endpoint_id);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 /* ---- the CLI ------------------------------------------------------------ */
@@ -358,7 +349,7 @@ lg_store_outbox_retry(lg_store *st, gint64 id, GError **error)
 	                "WHERE id = (SELECT endpoint_id FROM outbox WHERE id = ?)", "i", NULL, error, id) &&
 	     store_exec(st, "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = " NOW " WHERE id = ?",
 	                "i", NULL, error, id);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean

@@ -209,15 +209,6 @@ lg_store_sync_log_add(lg_store *st, const lg_sync_log_row *r, gboolean *added_r,
 
 #define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
-static gboolean
-finish(lg_store *st, gboolean ok, GError **error)
-{
-	if (ok)
-		return lg_store_commit(st, error);
-	lg_store_rollback(st);
-	return FALSE;
-}
-
 /* The id of the (not removed) user @email; NOTFOUND when none. */
 static gboolean
 user_id(lg_store *st, const char *email, gint64 *id_r, GError **error)
@@ -243,7 +234,7 @@ lg_store_user_sync_set(lg_store *st, const char *email, gboolean on, GError **er
 	gint64 id = 0;
 	gboolean ok = user_id(st, email, &id, error) &&
 	              store_exec(st, "UPDATE users SET sync_enabled = ? WHERE id = ?", "bi", NULL, error, on, id);
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 static gboolean
@@ -260,7 +251,7 @@ list_edit(lg_store *st, const char *email, gboolean add, const char *value, cons
 		            "%s has %s %s \"%s\"", email, add ? "the" : "no", what, value);
 		ok = FALSE;
 	}
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
 
 gboolean
@@ -362,5 +353,5 @@ lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_coun
 		                "AND purged_at IS NULL", "s", NULL, error, before);
 	if (dry_run)
 		return ok;
-	return finish(st, ok, error);
+	return store_finish(st, ok, error);
 }
