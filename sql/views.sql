@@ -8,6 +8,7 @@ DROP VIEW IF EXISTS v_ticket_thread;
 DROP VIEW IF EXISTS v_activities;
 DROP VIEW IF EXISTS v_sync_log;
 DROP VIEW IF EXISTS v_notifications;
+DROP VIEW IF EXISTS v_campaign_sends;
 
 CREATE VIEW v_leads AS
 SELECT l.id              AS id,
@@ -134,3 +135,26 @@ SELECT o.id              AS id,
   LEFT JOIN events e ON e.id = o.event_id
   LEFT JOIN tickets t ON t.id = e.ticket_id
  WHERE o.kind = 'notification';
+
+-- campaign sends (SPEC §11): one row per (campaign, recipient) of a blast,
+-- per (campaign, event) of a triggered campaign. state: queued | sending |
+-- sent | bounced (sent, then a hard bounce came back) | failed | skipped |
+-- dropped; error says why for the last four.
+CREATE VIEW v_campaign_sends AS
+SELECT c.name            AS campaign,
+       coalesce(o.sent_at, o.created_at) AS at,
+       o.recipient       AS recipient,
+       org.name          AS organization,
+       CASE WHEN o.state = 'sent' AND o.bounced_at IS NOT NULL THEN 'bounced' ELSE o.state END AS state,
+       o.last_error      AS error,
+       o.id              AS send_id,
+       o.next_attempt_at AS due_at,
+       o.attempts        AS attempts,
+       o.message_id      AS message_id,
+       t.number          AS ticket_number,
+       o.lead_id         AS lead_id
+  FROM outbox o
+  JOIN campaigns c ON c.id = o.campaign_id
+  LEFT JOIN organizations org ON org.id = o.organization_id
+  LEFT JOIN tickets t ON t.id = o.ticket_id
+ WHERE o.kind = 'campaign';

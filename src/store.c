@@ -45,6 +45,7 @@ static const char *const migrations[] = {
 	"002_sender_source.sql",
 	"003_sync.sql",
 	"004_outbox.sql",
+	"005_mailer.sql",
 };
 
 int
