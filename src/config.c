@@ -17,7 +17,8 @@
 #include "config.h"
 
 /* K_SET: a list whose items must be among choices, at least min of them. */
-typedef enum { K_STR, K_INT, K_SIZE, K_BOOL, K_LIST, K_ENUM, K_SET } key_type;
+/* K_DUR: a duration ("90", "30s", "5m", "2h", "1d", "1w") kept as int seconds. */
+typedef enum { K_STR, K_INT, K_SIZE, K_BOOL, K_LIST, K_ENUM, K_SET, K_DUR } key_type;
 
 typedef struct {
 	const char *section;
@@ -25,7 +26,7 @@ typedef struct {
 	key_type type;
 	size_t offset;
 	const char *def;       /* default, as written in the file */
-	gint64 min, max;       /* K_INT / K_SIZE */
+	gint64 min, max;       /* K_INT / K_SIZE / K_DUR */
 	const char *choices;   /* K_ENUM: "a|b|c" */
 	const char *doc;
 } key_def;
@@ -233,6 +234,24 @@ static const key_def keys[] = {
 	  "seconds between the worker's looks for new rows" },
 	{ "outbox", "batch", K_INT, F(outbox_batch), "16", 1, 1000, NULL,
 	  "rows a worker claims at a time" },
+
+	{ "mailer", "from", K_STR, F(mailer_from), "", 0, 0, NULL,
+	  "sender (From and envelope) of campaign mail; empty: [outbox] from. Bounces come back to it, "
+	  "so it should be an address leadgate-lmtpd receives" },
+	{ "mailer", "unsubscribe_address", K_STR, F(mailer_unsubscribe_address), "", 0, 0, NULL,
+	  "the mailto: of List-Unsubscribe; a keyed token is added as its +extension and leadgate-lmtpd "
+	  "takes mail to it; empty: unsubscribe@ and the domain of [mailer] from" },
+	{ "mailer", "unsubscribe_url", K_STR, F(mailer_unsubscribe_url), "", 0, 0, NULL,
+	  "one-click unsubscribe URL (RFC 8058); the token is appended; the endpoint calls "
+	  "`leadgate unsubscribe TOKEN`; empty: mailto: only" },
+	{ "mailer", "per_minute", K_INT, F(mailer_per_minute), "0", 0, 1000000, NULL,
+	  "most campaign messages a worker sends per minute; 0: no limit" },
+	{ "mailer", "blasts_enabled", K_BOOL, F(mailer_blasts_enabled), "true", 0, 0, NULL,
+	  "false: blasts may not be sent (triggered campaigns still are)" },
+	{ "mailer", "max_triggered_per_day", K_INT, F(mailer_max_triggered_per_day), "0", 0, 100000000, NULL,
+	  "most triggered follow-ups sent in 24 hours, all campaigns together; 0: no limit" },
+	{ "mailer", "max_lateness", K_DUR, F(mailer_max_lateness), "1d", 60, 365 * 86400, NULL,
+	  "a triggered follow-up not sent this long after it was due is dropped with a reason, not sent late" },
 };
 
 static gboolean
@@ -328,6 +347,18 @@ set_value(lg_config *cfg, const key_def *k, const char *value, const char *where
 			return FALSE;
 		}
 		return TRUE;
+	case K_DUR: {
+		gint64 v;
+		if (!lg_parse_duration(value, &v) || v < k->min || v > k->max) {
+			g_set_error(error, LG_CONFIG_ERROR, LG_CONFIG_ERROR_VALUE,
+			            "%s: [%s] %s = \"%s\": must be a duration (a number with s, m, h, d or w) "
+			            "from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT " seconds",
+			            where, k->section, k->key, value, k->min, k->max);
+			return FALSE;
+		}
+		*(int *) field = (int) v;
+		return TRUE;
+	}
 	case K_INT:
 	case K_SIZE: {
 		gint64 v;
@@ -368,7 +399,7 @@ find_key(const char *section, const char *key)
 /* Sections and keys of parts that are specified (SPEC §5, §6, §11) but do
  * not read their settings yet: accepted, so a config written for them today
  * keeps working. Everything else unknown is refused (a typo must not pass). */
-static const char *const later_sections[] = { "notify", "mailer", NULL };
+static const char *const later_sections[] = { "notify", NULL };
 
 static gboolean
 key_of_later_part(const char *section, const char *key)
@@ -449,6 +480,15 @@ lg_config_load(const char *path, GError **error)
 	if (*cfg->outbox_from == '\0') {
 		g_free(cfg->outbox_from);
 		cfg->outbox_from = g_strconcat("leadgate@", cfg->hostname, NULL);
+	}
+	if (*cfg->mailer_from == '\0') {
+		g_free(cfg->mailer_from);
+		cfg->mailer_from = g_strdup(cfg->outbox_from);
+	}
+	if (*cfg->mailer_unsubscribe_address == '\0') {
+		const char *at = strrchr(cfg->mailer_from, '@');
+		g_free(cfg->mailer_unsubscribe_address);
+		cfg->mailer_unsubscribe_address = g_strconcat("unsubscribe@", at ? at + 1 : cfg->hostname, NULL);
 	}
 	return cfg;
 }

@@ -118,6 +118,14 @@ typedef struct lg_config {
 	gboolean outbox_worker;     /* leadgate-lmtpd runs the outbox worker */
 	int outbox_poll_interval;   /* seconds between looks for new rows, 1 */
 	int outbox_batch;           /* rows claimed at a time, 16 */
+	/* [mailer] (SPEC §11) */
+	char *mailer_from;          /* default: outbox_from */
+	char *mailer_unsubscribe_address; /* default: unsubscribe@ + mailer_from's domain */
+	char *mailer_unsubscribe_url;     /* "" = none */
+	int mailer_per_minute;      /* 0 = unlimited */
+	gboolean mailer_blasts_enabled;
+	int mailer_max_triggered_per_day; /* 0 = unlimited */
+	int mailer_max_lateness;    /* seconds, 1d */
 } lg_config;
 
 /* @path NULL: built-in defaults only. Returns a new config (refcount 1). */

@@ -79,6 +79,11 @@ char *lg_now_iso(void);
 /* Same for a given time in microseconds since the epoch. */
 char *lg_time_iso(gint64 unix_usec);
 
+/* A duration: a whole number with an optional unit s, m, h, d or w
+ * ("90", "30s", "5m", "2h", "1d", "1w"), in seconds. FALSE when malformed
+ * or over ten years. */
+gboolean lg_parse_duration(const char *s, gint64 *seconds_r);
+
 /* Test hook: TRUE when the environment variable LEADGATE_FAULT_INJECT
  * lists @what (comma-separated). Read once per process. */
 gboolean lg_fault_injected(const char *what);

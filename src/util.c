@@ -46,6 +46,30 @@ lg_now_iso(void)
 }
 
 gboolean
+lg_parse_duration(const char *s, gint64 *seconds_r)
+{
+	if (s == NULL || !g_ascii_isdigit(*s))
+		return FALSE;
+	char *end = NULL;
+	guint64 v = g_ascii_strtoull(s, &end, 10);
+	gint64 unit = 1;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	default: return FALSE;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return FALSE;
+	if (v > (guint64) (10 * 366 * 86400) / (guint64) unit)
+		return FALSE;
+	*seconds_r = (gint64) v * unit;
+	return TRUE;
+}
+
+gboolean
 lg_fault_injected(const char *what)
 {
 	static gsize once;

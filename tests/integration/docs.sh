@@ -41,5 +41,5 @@ is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_unread_lead
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_notifications')")" \
    "id,at,event,user_email,channel,state,attempts,last_error,target,next_attempt_at,sent_at,webhook_id,lead_id,ticket_number" \
    "v_notifications has the columns of SPEC §8 in order, then more"
-is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "4/wal" "schema version tracked, WAL on"
+is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "5/wal" "schema version tracked, WAL on"
 done_testing
