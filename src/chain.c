@@ -475,9 +475,8 @@ find_ticket(lg_chain *c, lg_rcpt_result *res, lg_ticket_ref *t, char **how, GErr
 		      t->number, c->sender_email ? c->sender_email : "(no sender)");
 		memset(t, 0, sizeof *t);
 	}
-	char kind;
 	gint64 id;
-	if (lg_ref_find(c->ref_key, c->msg->body_text, &kind, &id) && kind == 'T') {
+	if (lg_ref_find_kind(c->ref_key, c->msg->body_text, 'T', &id)) {
 		if (!lg_store_ticket_by_number(c->st, id, t, error))
 			return FALSE;
 		if (t->id) {

@@ -27,7 +27,7 @@ lg_ref_make(const char *key, char kind, gint64 id)
 static gsize
 ref_scan(const char *p, char *kind_r, gint64 *id_r, char mac_r[MAC_LEN + 1])
 {
-	if (strncmp(p, "lg-", 3) != 0 || (p[3] != 'T' && p[3] != 'L'))
+	if (strncmp(p, "lg-", 3) != 0 || p[3] == '\0' || strchr("TLCU", p[3]) == NULL)
 		return 0;
 	const char *q = p + 4;
 	gint64 id = 0;
@@ -82,5 +82,18 @@ lg_ref_find(const char *key, const char *text, char *kind_r, gint64 *id_r)
 	for (const char *p = strstr(text, "lg-"); p; p = strstr(p + 3, "lg-"))
 		if (lg_ref_verify(key, p, kind_r, id_r))
 			return TRUE;
+	return FALSE;
+}
+
+gboolean
+lg_ref_find_kind(const char *key, const char *text, char kind, gint64 *id_r)
+{
+	if (text == NULL)
+		return FALSE;
+	for (const char *p = strstr(text, "lg-"); p; p = strstr(p + 3, "lg-")) {
+		char k;
+		if (p[3] == kind && lg_ref_verify(key, p, &k, id_r))
+			return TRUE;
+	}
 	return FALSE;
 }

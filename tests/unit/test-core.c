@@ -95,6 +95,25 @@ test_ref(void)
 	g_assert_true(lg_ref_find(key, body, &kind, &id));
 	g_assert_cmpint(id, ==, 1042);
 	g_assert_false(lg_ref_find(key, "lg-T1042-zzzz lg- lg-X1-0000000000000000", &kind, &id));
+	/* the mailer's kinds: a campaign send (C) and an unsubscribe token (U) */
+	g_autofree char *c = lg_ref_make(key, 'C', 7);
+	g_autofree char *u = lg_ref_make(key, 'U', 12);
+	g_assert_true(lg_ref_verify(key, u, &kind, &id));
+	g_assert_cmpint(kind, ==, 'U');
+	g_assert_cmpint(id, ==, 12);
+	/* a reference of another kind first does not hide the ticket's */
+	g_autofree char *mixed = g_strdup_printf("%s\n%s\n%s\n", c, u, r);
+	g_assert_true(lg_ref_find(key, mixed, &kind, &id));
+	g_assert_cmpint(kind, ==, 'C');
+	g_assert_true(lg_ref_find_kind(key, mixed, 'T', &id));
+	g_assert_cmpint(id, ==, 1042);
+	g_assert_true(lg_ref_find_kind(key, mixed, 'U', &id));
+	g_assert_cmpint(id, ==, 12);
+	g_assert_false(lg_ref_find_kind(key, mixed, 'L', &id));
+	/* a U token cannot be turned into a C one */
+	g_autofree char *swapped = g_strdup(u);
+	swapped[3] = 'C';
+	g_assert_false(lg_ref_verify(key, swapped, &kind, &id));
 }
 
 static void
