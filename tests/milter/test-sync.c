@@ -235,7 +235,7 @@ files_in(const char *dir)
 /* The milter's assembly: headers as libmilter gives them (with or without
  * the leading blank), the body past spool_mem_limit in a 0600 file, an
  * abort that leaves no file, inbound mail for no user not collected, the
- * event spooled and read back as it was. */
+ * recipients bounded, the event spooled and read back as it was. */
 static void
 test_milter_assembly(void)
 {
@@ -357,6 +357,17 @@ test_milter_assembly(void)
 	g_autoptr(lg_milter_event) e4 = lg_milter_conn_eom(c, "Q4", &err);
 	g_assert_nonnull(e4);
 	g_assert_cmpstr(e4->sender, ==, "");
+	/* recipients past LG_MILTER_RCPT_MAX are not kept */
+	lg_milter_conn_mail(c, cfg, "rep@example.com", "rep@example.com", NULL);
+	for (guint i = 0; i < LG_MILTER_RCPT_MAX + 5; i++) {
+		g_autofree char *r = g_strdup_printf("<r%u@example.org>", i);
+		lg_milter_conn_rcpt(c, r);
+	}
+	lg_milter_conn_header(c, "Subject", " many", TRUE);
+	g_autoptr(lg_milter_event) e5 = lg_milter_conn_eom(c, "Q5", &err);
+	g_assert_nonnull(e5);
+	g_assert_cmpuint(e5->rcpts->len, ==, LG_MILTER_RCPT_MAX);
+	g_assert_cmpstr(e5->rcpts->pdata[LG_MILTER_RCPT_MAX - 1], ==, "r9999@example.org");
 	/* the connection freed with a message under way: no file left */
 	lg_milter_conn_mail(c, cfg, "rep@example.com", "rep@example.com", NULL);
 	for (guint i = 0; i < 10; i++)
