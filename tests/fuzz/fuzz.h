@@ -80,7 +80,7 @@ fuzz_cleanup(void)
 	}
 }
 
-static void
+static G_GNUC_UNUSED void
 fuzz_init(void)
 {
 	const char *base = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) &&
