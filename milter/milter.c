@@ -8,15 +8,17 @@
  *
  * SUMMARY
  *   A thin shell over the core's sync filter (src/sync.c). The callbacks
- *   only assemble the message and its envelope; the decision and every
- *   store write happen in one writer thread, so that the MTA's session never
- *   waits for the database. Every callback answers continue, on every path,
+ *   only assemble the message and its envelope, with the core's
+ *   src/milter_msg.c (which tests/fuzz/fuzz-milter drives without
+ *   libmilter); the decision and every store write happen in one writer
+ *   thread, so that the MTA's session never waits for the database. Every callback answers continue, on every path,
  *   errors included: the filter registers no modification flags and never
  *   rejects, delays or alters mail (SPEC §5).
  *
  *   Each message becomes an event: its bytes (at most spool_mem_limit of
  *   them in memory while they arrive, the rest written straight to
- *   NAME.msg in [milter] spool_dir, created O_EXCL, mode 0600) and its
+ *   NAME.msg in [milter] spool_dir, created O_EXCL, never through a
+ *   symbolic link, mode 0600) and its
  *   envelope, SASL login and direction. End of message hands it to the
  *   writer thread through a queue and answers at once; the writer records
  *   up to 64 events per commit, waiting up to 20 ms after the first of a
@@ -81,6 +83,7 @@
 #include "sync.h"
 #include "store_sync.h"
 #include "privs.h"
+#include "milter_msg.h"
 
 #define EX_CONFIG   78
 #define EX_OSERR    71
@@ -141,11 +144,9 @@ facility(const char *name)
 static GMutex cfg_lock;
 static lg_config *cfg_current;   /* swapped whole on reload */
 static char *db_path;
-static char *spool_dir;
+static lg_milter_spool spool = { .dirty = 1 };   /* the folder may hold events (at start: maybe) */
 static GAsyncQueue *wake_q;      /* events (event*) for the writer, or &wake_token */
 static gint writer_stop;
-static gint spool_dirty = 1;     /* the spool folder may hold events (at start: maybe) */
-static gint event_seq;
 static GMutex users_lock;
 static GHashTable *users_known;  /* users' addresses; NULL until read once */
 
@@ -168,18 +169,11 @@ writer_wake(void)
 
 /* ---- events ---------------------------------------------------------------- */
 
-/* One message seen, with what the MTA said about it. While the store takes
- * events it lives in memory only (a message past spool_mem_limit already
- * in its NAME.msg); it is written to the spool folder (NAME.msg, then
- * NAME.evt renamed into place) when the store is unavailable, when the
+/* An event (src/milter_msg.h) lives in memory only while the store takes
+ * events (a message past spool_mem_limit already in its NAME.msg); it is
+ * written to the spool folder when the store is unavailable, when the
  * writer lags behind, and at exit if it could not be recorded. */
-typedef struct {
-	char *base;          /* spool path without suffix once it has files; else NULL */
-	GByteArray *data;    /* the message while in memory; NULL when in base.msg */
-	gboolean out;
-	char *sender, *login, *queue_id, *daemon, *client_addr, *client_name, *helo;
-	GPtrArray *rcpts;    /* char* */
-} event;
+typedef lg_milter_event event;
 
 /* Events queued past this are spooled by the callback itself: memory
  * stays bounded however far behind the writer is. */
@@ -188,184 +182,37 @@ typedef struct {
 static void
 event_free(event *e)
 {
-	if (e == NULL)
-		return;
-	g_free(e->base);
-	if (e->data)
-		g_byte_array_unref(e->data);
-	g_free(e->sender);
-	g_free(e->login);
-	g_free(e->queue_id);
-	g_free(e->daemon);
-	g_free(e->client_addr);
-	g_free(e->client_name);
-	g_free(e->helo);
-	if (e->rcpts)
-		g_ptr_array_unref(e->rcpts);
-	g_free(e);
+	lg_milter_event_free(e);
 }
 
-static char *
-spool_base_new(void)
-{
-	return g_strdup_printf("%s/%016" G_GINT64_MODIFIER "x-%d-%08x", spool_dir, g_get_real_time(),
-	                       (int) getpid(), (unsigned) g_atomic_int_add(&event_seq, 1));
-}
-
-static gboolean
-write_all(int fd, const guint8 *p, gsize n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return FALSE;
-		p += w;
-		n -= (gsize) w;
-	}
-	return TRUE;
-}
-
-/* The message file of an event held in memory: O_EXCL so that nothing
- * else's file is ever written through, mode 0600 since it holds someone's
- * mail. */
-static gboolean
-event_write_msg(event *e)
-{
-	if (e->data == NULL)
-		return TRUE;
-	g_autofree char *base = spool_base_new();
-	g_autofree char *m = g_strconcat(base, ".msg", NULL);
-	int fd = open(m, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		mlog(LOG_WARNING, "spool %s: %s", m, g_strerror(errno));
-		return FALSE;
-	}
-	gboolean ok = write_all(fd, e->data->data, e->data->len);
-	if (close(fd) != 0 || !ok) {
-		mlog(LOG_WARNING, "spool %s: %s", m, g_strerror(errno));
-		g_unlink(m);
-		return FALSE;
-	}
-	g_clear_pointer(&e->data, g_byte_array_unref);
-	e->base = g_steal_pointer(&base);
-	return TRUE;
-}
-
-static void
-kf_set(GKeyFile *kf, const char *key, const char *v)
-{
-	if (v != NULL)
-		g_key_file_set_string(kf, "event", key, v);
-}
-
-/* Writes the event to the spool folder: its message, then its envelope
- * file, renamed into place last, so that the writer only ever reads
- * complete events. FALSE (logged) when the folder does not take it. */
+/* FALSE (logged) when the folder does not take it. */
 static gboolean
 event_spool(event *e)
 {
-	if (!event_write_msg(e))
-		return FALSE;
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	kf_set(kf, "direction", e->out ? "out" : "in");
-	kf_set(kf, "sender", e->sender);
-	g_key_file_set_string_list(kf, "event", "recipients", (const char *const *) e->rcpts->pdata, e->rcpts->len);
-	kf_set(kf, "login", e->login);
-	kf_set(kf, "queue_id", e->queue_id);
-	kf_set(kf, "daemon", e->daemon);
-	kf_set(kf, "client_addr", e->client_addr);
-	kf_set(kf, "client_name", e->client_name);
-	kf_set(kf, "helo", e->helo);
-	gsize len = 0;
-	g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
-	g_autofree char *tmp = g_strconcat(e->base, ".evt.tmp", NULL);
-	g_autofree char *evt = g_strconcat(e->base, ".evt", NULL);
 	g_autoptr(GError) err = NULL;
-	if (!g_file_set_contents_full(tmp, data, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, &err)) {
-		mlog(LOG_WARNING, "spool: %s", err->message);
+	if (!lg_milter_event_spool(&spool, e, &err)) {
+		mlog(LOG_WARNING, "%s", err->message);
 		return FALSE;
 	}
-	if (g_rename(tmp, evt) != 0) {
-		mlog(LOG_WARNING, "spool rename %s: %s", evt, g_strerror(errno));
-		g_unlink(tmp);
-		return FALSE;
-	}
-	g_atomic_int_set(&spool_dirty, 1);
 	return TRUE;
 }
 
-/* An event read back from its NAME.evt; NULL (logged) when unreadable. */
-static event *
-event_load(const char *base)
-{
-	g_autofree char *evt = g_strconcat(base, ".evt", NULL);
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) err = NULL;
-	if (!g_key_file_load_from_file(kf, evt, G_KEY_FILE_NONE, &err)) {
-		mlog(LOG_ERR, "event %s: %s", evt, err->message);
-		return NULL;
-	}
-	event *e = g_new0(event, 1);
-	e->base = g_strdup(base);
-	g_autofree char *dir = g_key_file_get_string(kf, "event", "direction", NULL);
-	e->out = g_strcmp0(dir, "out") == 0;
-	e->sender = g_key_file_get_string(kf, "event", "sender", NULL);
-	e->login = g_key_file_get_string(kf, "event", "login", NULL);
-	e->queue_id = g_key_file_get_string(kf, "event", "queue_id", NULL);
-	e->daemon = g_key_file_get_string(kf, "event", "daemon", NULL);
-	e->client_addr = g_key_file_get_string(kf, "event", "client_addr", NULL);
-	e->client_name = g_key_file_get_string(kf, "event", "client_name", NULL);
-	e->helo = g_key_file_get_string(kf, "event", "helo", NULL);
-	e->rcpts = g_ptr_array_new_with_free_func(g_free);
-	g_auto(GStrv) rcpts = g_key_file_get_string_list(kf, "event", "recipients", NULL, NULL);
-	for (char **r = rcpts; r && *r; r++)
-		g_ptr_array_add(e->rcpts, g_strdup(*r));
-	return e;
-}
-
-/* The files of an event the batch's commit made durable (or that can
- * never be recorded): removed, the message kept as NAME.bad for the latter. */
 static void
 event_done(event *e, gboolean bad)
 {
-	if (bad && e->data != NULL && event_write_msg(e))
-		mlog(LOG_ERR, "queue=%s: kept as %s.bad", e->queue_id ? e->queue_id : "-", e->base);
-	if (e->base == NULL)
-		return;
-	g_autofree char *evt = g_strconcat(e->base, ".evt", NULL);
-	g_autofree char *msgf = g_strconcat(e->base, ".msg", NULL);
-	if (bad) {
-		g_autofree char *keep = g_strconcat(e->base, ".bad", NULL);
-		g_rename(msgf, keep);
-	} else {
-		g_unlink(msgf);
-	}
-	/* the envelope goes last: a crash in between leaves a .msg alone,
-	 * which the next start removes */
-	g_unlink(evt);
+	g_autofree char *kept = NULL;
+	lg_milter_event_done(&spool, e, bad, &kept);
+	if (kept != NULL)
+		mlog(LOG_ERR, "queue=%s: kept as %s", e->queue_id ? e->queue_id : "-", kept);
 }
 
 /* ---- the callbacks --------------------------------------------------------- */
 
+/* The connection's state: the assembly (src/milter_msg.c) and what was
+ * negotiated. */
 typedef struct {
-	char *daemon;             /* {daemon_name} */
-	char *client_addr, *client_name, *helo;
-	/* the message under way */
-	lg_config *cfg;
-	gboolean active;          /* between MAIL and end of message */
-	gboolean skip;            /* sync is off for this direction: collect nothing */
-	gboolean broken;          /* a spool write failed: the event is dropped */
-	gboolean in_data;         /* headers have begun */
+	lg_milter_conn *m;
 	unsigned long pflags;     /* protocol steps negotiated (SMFIP_*) */
-	gboolean outbound;
-	char *sender, *login;
-	GPtrArray *rcpts;
-	GByteArray *buf;
-	int fd;
-	char *base;               /* spool path without .msg/.evt */
-	gsize size;
 } mconn;
 
 /* The answer of a callback: none at all for a step the MTA agreed not to
@@ -376,35 +223,15 @@ go_on(const mconn *c, unsigned long no_reply_flag)
 	return c != NULL && (c->pflags & no_reply_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-static void
-msg_reset(mconn *c)
-{
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
-	}
-	if (c->base != NULL) {
-		g_autofree char *m = g_strconcat(c->base, ".msg", NULL);
-		g_unlink(m);
-	}
-	g_clear_pointer(&c->base, g_free);
-	g_clear_pointer(&c->sender, g_free);
-	g_clear_pointer(&c->login, g_free);
-	g_clear_pointer(&c->rcpts, g_ptr_array_unref);
-	g_clear_pointer(&c->buf, g_byte_array_unref);
-	g_clear_pointer(&c->cfg, lg_config_unref);
-	c->active = c->skip = c->broken = c->outbound = c->in_data = FALSE;
-	c->size = 0;
-}
-
 static mconn *
 conn_of(SMFICTX *ctx)
 {
 	mconn *c = smfi_getpriv(ctx);
 	if (c == NULL) {
 		c = g_new0(mconn, 1);
-		c->fd = -1;
+		c->m = lg_milter_conn_new(&spool);
 		if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+			lg_milter_conn_free(c->m);
 			g_free(c);
 			return NULL;
 		}
@@ -415,62 +242,8 @@ conn_of(SMFICTX *ctx)
 static void
 conn_free(mconn *c)
 {
-	msg_reset(c);
-	g_free(c->daemon);
-	g_free(c->client_addr);
-	g_free(c->client_name);
-	g_free(c->helo);
+	lg_milter_conn_free(c->m);
 	g_free(c);
-}
-
-static void
-broken(mconn *c, const char *what)
-{
-	mlog(LOG_WARNING, "spool %s: %s: this message is not synced", what, g_strerror(errno));
-	c->broken = TRUE;
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
-	}
-}
-
-/* The message file, made once: O_EXCL so that nothing else's file is ever
- * written through, mode 0600 since it holds someone's mail. */
-static gboolean
-spool_open(mconn *c)
-{
-	c->base = spool_base_new();
-	g_autofree char *m = g_strconcat(c->base, ".msg", NULL);
-	c->fd = open(m, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (c->fd < 0) {
-		g_clear_pointer(&c->base, g_free);
-		broken(c, "open");
-		return FALSE;
-	}
-	return TRUE;
-}
-
-static void
-collect(mconn *c, const void *data, gsize len)
-{
-	if (!c->active || c->skip || c->broken)
-		return;
-	c->size += len;
-	if (c->fd < 0 && c->buf->len + len <= (gsize) c->cfg->milter_spool_mem_limit) {
-		g_byte_array_append(c->buf, data, (guint) len);
-		return;
-	}
-	if (c->fd < 0) {
-		if (!spool_open(c))
-			return;
-		if (!write_all(c->fd, c->buf->data, c->buf->len)) {
-			broken(c, "write");
-			return;
-		}
-		g_byte_array_set_size(c->buf, 0);
-	}
-	if (!write_all(c->fd, data, len))
-		broken(c, "write");
 }
 
 static char *
@@ -510,15 +283,16 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 	mconn *c = conn_of(ctx);
 	if (c == NULL)
 		return SMFIS_ACCEPT;   /* out of memory: let the mail go by untouched */
-	c->daemon = macro(ctx, "{daemon_name}");
-	c->client_name = g_strdup(hostname);
+	g_autofree char *daemon = macro(ctx, "{daemon_name}");
+	char host[NI_MAXHOST];
+	const char *client_addr = NULL;
 	if (addr != NULL) {
-		char host[NI_MAXHOST];
 		socklen_t len = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 		if ((addr->sa_family == AF_INET || addr->sa_family == AF_INET6) &&
 		    getnameinfo(addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0)
-			c->client_addr = g_strdup(host);
+			client_addr = host;
 	}
+	lg_milter_conn_connect(c->m, daemon, hostname, client_addr);
 	return SMFIS_CONTINUE;
 }
 
@@ -526,23 +300,9 @@ static sfsistat
 cb_helo(SMFICTX *ctx, char *helo)
 {
 	mconn *c = conn_of(ctx);
-	if (c != NULL) {
-		g_free(c->helo);
-		c->helo = g_strdup(helo);
-	}
+	if (c != NULL)
+		lg_milter_conn_helo(c->m, helo);
 	return go_on(c, SMFIP_NR_HELO);
-}
-
-static char *
-strip_brackets(const char *a)
-{
-	g_autofree char *s = g_strstrip(g_strdup(a ? a : ""));
-	gsize n = strlen(s);
-	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
-		s[n - 1] = '\0';
-		return g_strdup(s + 1);
-	}
-	return g_steal_pointer(&s);
 }
 
 static sfsistat
@@ -551,22 +311,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	mconn *c = conn_of(ctx);
 	if (c == NULL)
 		return SMFIS_CONTINUE;   /* (no NR_MAIL was negotiated without a connection state) */
-	msg_reset(c);
-	c->cfg = cfg_get();
-	c->active = TRUE;
-	c->rcpts = g_ptr_array_new_with_free_func(g_free);
-	c->buf = g_byte_array_new();
-	g_autofree char *s = strip_brackets(argv && argv[0] ? argv[0] : "");
-	c->sender = *s ? lg_addr_normalize(s) : g_strdup("");
-	if (c->sender == NULL)
-		c->sender = g_strdup("");   /* not an address: judged like a null sender */
-	c->login = macro(ctx, "{auth_authen}");
-	if (c->daemon == NULL)
-		c->daemon = macro(ctx, "{daemon_name}");
-	c->outbound = c->login != NULL ||
-	              (c->daemon != NULL && g_strv_contains((const char *const *) c->cfg->outbound_daemons, c->daemon));
-	const lg_sync_dir_config *dc = c->outbound ? &c->cfg->sync_out : &c->cfg->sync_in;
-	c->skip = !c->cfg->sync_enabled || !dc->enabled;
+	g_autoptr(lg_config) cfg = cfg_get();
+	g_autofree char *login = macro(ctx, "{auth_authen}");
+	g_autofree char *daemon = macro(ctx, "{daemon_name}");
+	lg_milter_conn_mail(c->m, cfg, argv && argv[0] ? argv[0] : "", login, daemon);
 	return go_on(c, SMFIP_NR_MAIL);
 }
 
@@ -574,14 +322,8 @@ static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	mconn *c = conn_of(ctx);
-	if (c != NULL && c->active && argv && argv[0]) {
-		g_autofree char *r = strip_brackets(argv[0]);
-		char *n = lg_addr_normalize(r);
-		if (n != NULL && c->rcpts->len < 10000)
-			g_ptr_array_add(c->rcpts, n);
-		else
-			g_free(n);
-	}
+	if (c != NULL && argv && argv[0])
+		lg_milter_conn_rcpt(c->m, argv[0]);
 	return go_on(c, SMFIP_NR_RCPT);
 }
 
@@ -590,33 +332,20 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 static void
 data_begins(mconn *c)
 {
-	c->in_data = TRUE;
-	if (c->outbound || c->skip || !c->active)
+	if (lg_milter_conn_in_data(c->m))
 		return;
 	g_mutex_lock(&users_lock);
-	gboolean for_user = users_known == NULL;
-	for (guint i = 0; !for_user && i < c->rcpts->len; i++)
-		for_user = g_hash_table_contains(users_known, c->rcpts->pdata[i]);
+	lg_milter_conn_data_begins(c->m, users_known);
 	g_mutex_unlock(&users_lock);
-	c->skip = !for_user;
 }
 
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	mconn *c = conn_of(ctx);
-	if (c != NULL && !c->in_data)
+	if (c != NULL) {
 		data_begins(c);
-	if (c != NULL && name != NULL) {
-		collect(c, name, strlen(name));
-		/* with SMFIP_HDR_LEADSPC the value keeps the blank after the colon */
-		if (c->pflags & SMFIP_HDR_LEADSPC)
-			collect(c, ":", 1);
-		else
-			collect(c, ": ", 2);
-		if (value != NULL)
-			collect(c, value, strlen(value));
-		collect(c, "\r\n", 2);
+		lg_milter_conn_header(c->m, name, value, (c->pflags & SMFIP_HDR_LEADSPC) != 0);
 	}
 	return go_on(c, SMFIP_NR_HDR);
 }
@@ -625,10 +354,10 @@ static sfsistat
 cb_eoh(SMFICTX *ctx)
 {
 	mconn *c = conn_of(ctx);
-	if (c != NULL && !c->in_data)
+	if (c != NULL) {
 		data_begins(c);
-	if (c != NULL)
-		collect(c, "\r\n", 2);
+		lg_milter_conn_eoh(c->m);
+	}
 	return go_on(c, SMFIP_NR_EOH);
 }
 
@@ -636,8 +365,8 @@ static sfsistat
 cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	mconn *c = conn_of(ctx);
-	if (c != NULL && chunk != NULL)
-		collect(c, chunk, len);
+	if (c != NULL)
+		lg_milter_conn_body(c->m, chunk, len);
 	return go_on(c, SMFIP_NR_BODY);
 }
 
@@ -687,42 +416,28 @@ static sfsistat
 eom_work(SMFICTX *ctx)
 {
 	mconn *c = conn_of(ctx);
-	if (c == NULL || !c->active)
+	if (c == NULL)
 		return SMFIS_CONTINUE;
-	if (c->skip || c->broken || c->size == 0) {
-		msg_reset(c);
+	g_autofree char *qid = macro(ctx, "i");
+	g_autoptr(GError) err = NULL;
+	event *e = lg_milter_conn_eom(c->m, qid, &err);
+	if (e == NULL) {
+		if (err != NULL)
+			mlog(LOG_WARNING, "%s: this message is not synced", err->message);
 		return SMFIS_CONTINUE;
 	}
-	if (c->fd >= 0 && close(c->fd) != 0)
-		broken(c, "close");
-	c->fd = -1;
-	if (!c->broken) {
-		/* the event goes to the writer as it is: no file is written here
-		 * unless the writer is far behind */
-		event *e = g_new0(event, 1);
-		e->base = g_steal_pointer(&c->base);
-		e->data = e->base ? NULL : g_steal_pointer(&c->buf);
-		e->out = c->outbound;
-		e->sender = g_steal_pointer(&c->sender);
-		e->login = g_steal_pointer(&c->login);
-		e->rcpts = g_steal_pointer(&c->rcpts);
-		e->queue_id = macro(ctx, "i");
-		e->daemon = g_strdup(c->daemon);
-		e->client_addr = g_strdup(c->client_addr);
-		e->client_name = g_strdup(c->client_name);
-		e->helo = g_strdup(c->helo);
-		if (g_async_queue_length(wake_q) < QUEUE_MAX) {
-			g_async_queue_push(wake_q, e);
-		} else {
-			if (!event_spool(e)) {
-				mlog(LOG_WARNING, "queue=%s: this message is not synced", e->queue_id ? e->queue_id : "-");
-				event_done(e, FALSE);
-			}
-			event_free(e);
-			writer_wake();
+	/* the event goes to the writer as it is: no file is written here
+	 * unless the writer is far behind */
+	if (g_async_queue_length(wake_q) < QUEUE_MAX) {
+		g_async_queue_push(wake_q, e);
+	} else {
+		if (!event_spool(e)) {
+			mlog(LOG_WARNING, "queue=%s: this message is not synced", e->queue_id ? e->queue_id : "-");
+			event_done(e, FALSE);
 		}
+		event_free(e);
+		writer_wake();
 	}
-	msg_reset(c);
 	return SMFIS_CONTINUE;
 }
 
@@ -731,7 +446,7 @@ cb_abort(SMFICTX *ctx)
 {
 	mconn *c = smfi_getpriv(ctx);
 	if (c != NULL)
-		msg_reset(c);
+		lg_milter_conn_abort(c->m);
 	return SMFIS_CONTINUE;
 }
 
@@ -774,7 +489,7 @@ static void
 store_unavailable(const char *why)
 {
 	if (!store_down)
-		mlog(LOG_WARNING, "store unavailable (%s): events stay in %s until it is back", why, spool_dir);
+		mlog(LOG_WARNING, "store unavailable (%s): events stay in %s until it is back", why, spool.dir);
 	store_down = TRUE;
 	g_clear_pointer(&store, lg_store_close);
 }
@@ -814,49 +529,14 @@ static ev_result
 record_event(event *e, lg_config *cfg, GString *log, GError **later)
 {
 	g_autoptr(GError) err = NULL;
-	g_autoptr(lg_envelope) env = lg_envelope_new(e->sender ? e->sender : "");
-	for (guint i = 0; e->rcpts && i < e->rcpts->len; i++)
-		lg_envelope_add_rcpt(env, e->rcpts->pdata[i]);
-	env->queue_id = g_strdup(e->queue_id);
-	env->client_addr = g_strdup(e->client_addr);
-	env->client_name = g_strdup(e->client_name);
-	env->client_helo = g_strdup(e->helo);
-	const char *qid = e->queue_id ? e->queue_id : "-";
-
-	g_autofree char *msgf = e->base ? g_strconcat(e->base, ".msg", NULL) : NULL;
-	g_autoptr(lg_raw) raw = e->data ? lg_raw_new_from_data(e->data->data, e->data->len)
-	                                : lg_raw_new_from_file(msgf, spool_dir, &err);
-	if (raw == NULL) {
-		mlog(LOG_ERR, "queue=%s: %s", qid, err->message);
-		return EV_BAD;
+	lg_milter_result r = lg_milter_event_record(store, cfg, spool.dir, e, log, &err);
+	if (r == LG_MILTER_LATER) {
+		g_propagate_error(later, g_steal_pointer(&err));
+		return EV_LATER;
 	}
-	lg_parse_options opts;
-	lg_sync_parse_options(cfg, &opts);
-	g_autoptr(lg_message) msg = lg_message_parse(raw, &opts, &err);
-	if (msg == NULL) {
-		mlog(LOG_ERR, "queue=%s: %s", qid, err->message);
+	if (r == LG_MILTER_BAD) {
+		mlog(LOG_ERR, "%s", err->message);
 		return EV_BAD;
-	}
-	lg_sync_input in = { .direction = e->out ? LG_SYNC_OUT : LG_SYNC_IN, .login = e->login, .source = "milter" };
-	g_autoptr(GPtrArray) outcomes = NULL;
-	if (!lg_sync_message(store, cfg, raw, msg, env, &in, &outcomes, &err)) {
-		if (lg_error_is_temporary(err)) {
-			g_propagate_error(later, g_steal_pointer(&err));
-			return EV_LATER;
-		}
-		mlog(LOG_ERR, "queue=%s msgid=<%s>: %s", qid, msg->message_id ? msg->message_id : "", err->message);
-		return EV_BAD;
-	}
-	const char *d = e->out ? "out" : "in";
-	if (outcomes->len == 0)
-		g_string_append_printf(log, "queue=%s msgid=<%s> dir=%s sender=<%s>: no user to sync\n", qid,
-		                       msg->message_id ? msg->message_id : "", d, env->sender);
-	for (guint i = 0; i < outcomes->len; i++) {
-		lg_sync_outcome *o = outcomes->pdata[i];
-		g_string_append_printf(log, "queue=%s msgid=<%s> dir=%s user=<%s> %s%s%s counterpart=<%s> lead=%"
-		                       G_GINT64_FORMAT "%s\n", qid, msg->message_id ? msg->message_id : "", d,
-		                       o->user, o->outcome, o->reason ? " reason=" : "", o->reason ? o->reason : "",
-		                       o->counterpart, o->lead_id, o->recorded ? "" : " (recorded before)");
 	}
 	return EV_DONE;
 }
@@ -930,7 +610,7 @@ record_events(GPtrArray *events, guint *done_r)
 static gboolean
 record_spool_dir(void)
 {
-	g_autoptr(GDir) d = g_dir_open(spool_dir, 0, NULL);
+	g_autoptr(GDir) d = g_dir_open(spool.dir, 0, NULL);
 	if (d == NULL)
 		return TRUE;
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -943,11 +623,13 @@ record_spool_dir(void)
 	g_ptr_array_sort(names, name_cmp);
 	g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func((GDestroyNotify) event_free);
 	for (guint i = 0; i < names->len; i++) {
-		g_autofree char *base = g_build_filename(spool_dir, names->pdata[i], NULL);
-		event *e = event_load(base);
+		g_autofree char *base = g_build_filename(spool.dir, names->pdata[i], NULL);
+		g_autoptr(GError) err = NULL;
+		event *e = lg_milter_event_load(base, &err);
 		if (e != NULL) {
 			g_ptr_array_add(events, e);
 		} else {
+			mlog(LOG_ERR, "%s", err->message);
 			g_autofree char *evt = g_strconcat(base, ".evt", NULL);
 			g_autofree char *keep = g_strconcat(base, ".evt.bad", NULL);
 			g_rename(evt, keep);
@@ -965,11 +647,11 @@ record_spool_dir(void)
 static gboolean
 record_spool(void)
 {
-	if (!g_atomic_int_compare_and_exchange(&spool_dirty, 1, 0))
+	if (!g_atomic_int_compare_and_exchange(&spool.dirty, 1, 0))
 		return TRUE;
 	gboolean ok = record_spool_dir();
 	if (!ok)
-		g_atomic_int_set(&spool_dirty, 1);
+		g_atomic_int_set(&spool.dirty, 1);
 	return ok;
 }
 
@@ -1134,12 +816,12 @@ remove_stale_socket(const char *conn)
 static void
 spool_clean(void)
 {
-	g_autoptr(GDir) d = g_dir_open(spool_dir, 0, NULL);
+	g_autoptr(GDir) d = g_dir_open(spool.dir, 0, NULL);
 	if (d == NULL)
 		return;
 	const char *n;
 	while ((n = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(spool_dir, n, NULL);
+		g_autofree char *p = g_build_filename(spool.dir, n, NULL);
 		if (g_str_has_suffix(n, ".evt.tmp")) {
 			g_unlink(p);
 		} else if (g_str_has_suffix(n, ".msg")) {
@@ -1199,12 +881,12 @@ main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	db_path = g_strdup(opt_database ? opt_database : cfg->database);
-	spool_dir = g_strdup(*cfg->milter_spool_dir ? cfg->milter_spool_dir : NULL);
-	if (spool_dir == NULL)
-		spool_dir = g_strconcat(db_path, ".spool", NULL);
+	spool.dir = g_strdup(*cfg->milter_spool_dir ? cfg->milter_spool_dir : NULL);
+	if (spool.dir == NULL)
+		spool.dir = g_strconcat(db_path, ".spool", NULL);
 	if (opt_check) {
 		printf("%s: ok (listen %s, database %s, spool %s)\n", cfg->path ? cfg->path : "built-in defaults",
-		       conn, db_path, spool_dir);
+		       conn, db_path, spool.dir);
 		return 0;
 	}
 	lg_message_init();
@@ -1227,7 +909,7 @@ main(int argc, char **argv)
 	}
 	if (note != NULL)
 		mlog(LOG_INFO, "%s", note);
-	if (!lg_spool_dir_ready(spool_dir, &err)) {
+	if (!lg_spool_dir_ready(spool.dir, &err)) {
 		mlog(LOG_ERR, "%s", err->message);
 		return EX_OSERR;
 	}
@@ -1246,7 +928,7 @@ main(int argc, char **argv)
 	wake_q = g_async_queue_new();
 	GThread *writer = g_thread_new("writer", writer_main, NULL);
 	GThread *mt = g_thread_new("milter", milter_main, NULL);
-	mlog(LOG_INFO, "listening on %s, database %s, spool %s", conn, db_path, spool_dir);
+	mlog(LOG_INFO, "listening on %s, database %s, spool %s", conn, db_path, spool.dir);
 
 	int status = 0;
 	for (;;) {
@@ -1288,7 +970,7 @@ main(int argc, char **argv)
 	g_async_queue_unref(wake_q);
 	lg_config_unref(cfg_current);
 	g_free(db_path);
-	g_free(spool_dir);
+	g_free(spool.dir);
 	g_strfreev(opt_listen);
 	gint64 n = 0, p50 = eom_quantile(0.50, &n), p99 = eom_quantile(0.99, &n);
 	mlog(LOG_INFO, "stopped: %" G_GINT64_FORMAT " messages, end of message took at most %" G_GINT64_FORMAT

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -106,4 +107,42 @@ lg_spool_dir_ready(const char *path, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+int
+lg_spool_file_create(const char *dir, const char *name_tmpl, char **path_r, GError **error)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+	*path_r = NULL;
+	if (name_tmpl == NULL || *name_tmpl == '\0' || strchr(name_tmpl, '/') != NULL ||
+	    strcmp(name_tmpl, ".") == 0 || strcmp(name_tmpl, "..") == 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME,
+		            "cannot create a spool file named \"%s\": not a file name",
+		            name_tmpl != NULL ? name_tmpl : "");
+		return -1;
+	}
+	g_autofree char *name = g_strdup(name_tmpl);
+	char *x = g_strrstr(name, "XXXXXX");
+	guint tries = x != NULL ? LG_SPOOL_CREATE_TRIES : 1;
+	int e = EEXIST;
+
+	for (guint t = 0; t < tries; t++) {
+		for (guint i = 0; x != NULL && i < 6; i++)
+			x[i] = chars[g_random_int_range(0, (gint32)sizeof chars - 1)];
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			*path_r = g_steal_pointer(&path);
+			return fd;
+		}
+		e = errno;
+		if (e != EEXIST && e != EINTR)
+			break;
+	}
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+	            "cannot create a spool file in %s: %s%s", dir, g_strerror(e),
+	            e == EEXIST && tries > 1 ? " (every name tried was taken)" : "");
+	return -1;
 }

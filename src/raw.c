@@ -16,6 +16,7 @@
 #include "lg.h"
 #include "raw.h"
 #include "digest.h"
+#include "privs.h"
 
 struct lg_raw {
 	GByteArray *mem;      /* while small; handed to the stream at finish */
@@ -64,12 +65,12 @@ write_all(int fd, const guint8 *p, gsize len, GError **error)
 static gboolean
 spill(lg_raw *raw, GError **error)
 {
-	g_autofree char *tmpl = g_build_filename(raw->spool_dir, "leadgate-XXXXXX", NULL);
-	int fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
+	g_autofree char *tmpl = NULL;
+	g_autoptr(GError) err = NULL;
+	/* O_EXCL, never through a symbolic link, mode 0600 (privs.h) */
+	int fd = lg_spool_file_create(raw->spool_dir, "leadgate-XXXXXX", &tmpl, &err);
 	if (fd < 0) {
-		int e = errno;
-		g_set_error(error, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_IO,
-		            "cannot create spool file in %s: %s", raw->spool_dir, g_strerror(e));
+		g_set_error(error, LG_MESSAGE_ERROR, LG_MESSAGE_ERROR_IO, "%s", err->message);
 		return FALSE;
 	}
 	g_unlink(tmpl);   /* the file lives as long as the descriptor */
@@ -165,15 +166,15 @@ lg_raw_new_from_data(const void *data, gsize len)
 	return raw;
 }
 
-lg_raw *
-lg_raw_new_from_file(const char *path, const char *spool_dir, GError **error)
+static lg_raw *
+raw_from_file(const char *path, const char *spool_dir, int flags, GError **error)
 {
 	int fd;
-	gboolean is_stdin = g_strcmp0(path, "-") == 0;
+	gboolean is_stdin = g_strcmp0(path, "-") == 0 && flags == 0;
 	if (is_stdin) {
 		fd = STDIN_FILENO;
 	} else {
-		fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
+		fd = g_open(path, O_RDONLY | O_CLOEXEC | flags, 0);
 		if (fd < 0) {
 			int e = errno;
 			g_set_error(error, LG_USAGE_ERROR, LG_USAGE_ERROR_NOINPUT,
@@ -208,6 +209,18 @@ lg_raw_new_from_file(const char *path, const char *spool_dir, GError **error)
 	if (!lg_raw_finish(raw, error))
 		return NULL;
 	return g_steal_pointer(&raw);
+}
+
+lg_raw *
+lg_raw_new_from_file(const char *path, const char *spool_dir, GError **error)
+{
+	return raw_from_file(path, spool_dir, 0, error);
+}
+
+lg_raw *
+lg_raw_new_from_spool(const char *path, const char *spool_dir, GError **error)
+{
+	return raw_from_file(path, spool_dir, O_NOFOLLOW, error);
 }
 
 GMimeStream *

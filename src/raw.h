@@ -30,6 +30,9 @@ gboolean lg_raw_finish(lg_raw *raw, GError **error);
 
 /* Reads a whole file (or standard input for "-") into a finished raw. */
 lg_raw *lg_raw_new_from_file(const char *path, const char *spool_dir, GError **error);
+/* The same for a daemon's own spool file: a symbolic link at @path is not
+ * followed (an error), and "-" is a file name like any other. */
+lg_raw *lg_raw_new_from_spool(const char *path, const char *spool_dir, GError **error);
 lg_raw *lg_raw_new_from_data(const void *data, gsize len);
 
 /* Borrowed; valid until lg_raw_free. Callers seek it to 0 before reading. */

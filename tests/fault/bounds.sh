@@ -3,12 +3,19 @@
 # parser warning, never a crash, never memory or time beyond a bound.
 # Per message, through `leadgate ingest`: header fields past 2000, a
 # 3 MB header line, MIME nesting 20000 deep, 1500 attachments, 6000 parts
-# are stored with their warning (and, outside sanitizer builds, under
-# 256 MB of peak memory each). Per session, through leadgate-lmtpd:
+# are stored with their warning, and so is a body text past [inbound]
+# body_max (and, outside sanitizer builds, under 256 MB of peak memory
+# each). Per session, through leadgate-lmtpd:
 # recipients past max_recipients (452 4.5.3), a command line past 2048
 # bytes (500 5.5.2), a message past max_message_size (552 5.3.4), a
 # message that is one 600 KB line (taken), a session past
-# max_session_time (421 4.4.2 after its transaction, bounded loop).
+# max_session_time (421 4.4.2 after its transaction, bounded loop). The
+# same message bounds through leadgate-milter (header fields one callback
+# each, MIME nesting in body chunks): continue every time, the message
+# recorded, the milter still there. (Elsewhere: command_timeout,
+# data_timeout and max_connections in tests/lmtp/slowclient.sh, 20
+# protocol errors in tests/lmtp/session.sh, the milter's recipients past
+# 10000 in tests/milter/test-sync.c, its memory in tests/milter/spool.sh.)
 source "$top_srcdir/tests/tap.sh"
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/lmtp/lmtp-lib.sh"
@@ -71,6 +78,9 @@ is "$(sqlq "SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.messa
 parts manyparts 6000 inline
 bounded manyparts 'more than 4000 MIME parts: the rest ignored'
 
+{ hdr longbody; printf 'Subject: long body\n\n'; seq 100000 | sed 's/$/ a line of the body, again/'; } > "$T/longbody.eml"
+bounded longbody 'body text truncated'
+
 # -- per session, leadgate-lmtpd
 lmtpd_conf "max_recipients = 3" "max_message_size = 1M" "max_session_time = 2"
 check "daemon starts" lmtpd_start
@@ -105,5 +115,39 @@ is "$(codes <<<"$out")" "220 250 250 250 354 250 421" \
 	"a transaction under way at the limit is finished (250), then 421 4.4.2"
 like "$out" '421 4\.4\.2 .*session time limit' "... saying why"
 lmtpd_stop
+
+# -- the milter: the same per-message bounds through libmilter's callbacks
+if command -v miltertest >/dev/null 2>&1; then
+	source "$top_srcdir/tests/milter/milter-lib.sh"
+	lg user add rep@example.com --role sales >/dev/null
+	sqlite3 "$T/lg.db" "update users set sync_enabled = 1"
+	mconf "[milter]" "spool_mem_limit = 64K"
+	check "leadgate-milter starts" start_milter
+	mhead() { printf 'From: anna@customer.example\r\nTo: rep@example.com\r\nMessage-ID: <%s@b.example>\r\n' "$1"; }
+	{ mhead mhdr; printf 'Subject: many fields\r\n'; seq 5000 | sed 's/.*/X-H&: v\r/'; printf '\r\nbody\r\n'; } > "$T/msg/mhdr"
+	like "$(send mhdr anna@customer.example rep@example.com)" '^replies: [0-9]+ continue/accept$' \
+		"milter: 5000 header fields, one callback each: continue"
+	like "$(cat "$MLOG")" 'msgid=<mhdr@b\.example> dir=in user=<rep@example\.com>' "... the filter decided on it"
+	{ mhead mnested; printf 'Subject: nested\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b0"\r\n\r\n'
+	  seq 0 19999 | awk '{ printf "--b%d\r\nContent-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n", $1, $1 + 1 }'
+	  printf -- '--b20000\r\nContent-Type: text/plain\r\n\r\ndeep\r\n'
+	  seq 20000 -1 0 | sed 's/.*/--b&--\r/'; } > "$T/msg/mnested"
+	like "$(send mnested anna@customer.example rep@example.com)" '^replies: [0-9]+ continue/accept$' \
+		"milter: MIME nesting 20000 deep, past spool_mem_limit: continue"
+	like "$(cat "$MLOG")" 'msgid=<mnested@b\.example> dir=in user=<rep@example\.com>' "... the filter decided on it"
+	{ mhead mparts; printf 'Subject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+	  printf -- '--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+	  seq 6000 | awk '{ printf "--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"f%d.pdf\"\r\n\r\nx\r\n", $1 }'
+	  printf -- '--b--\r\n'; } > "$T/msg/mparts"
+	like "$(send mparts anna@customer.example rep@example.com)" '^replies: [0-9]+ continue/accept$' \
+		"milter: 6000 attachments: continue"
+	like "$(cat "$MLOG")" 'msgid=<mparts@b\.example> dir=in user=<rep@example\.com>' "... the filter decided on it"
+	check "the milter is still running" kill -0 "$MPID"
+	is "$(ls "$SPOOL" | wc -l)" "0" "... and its spool folder is empty"
+	check "SIGTERM" stop_milter
+	unlike "$(cat "$MLOG")" 'error:' "... no error logged"
+else
+	skip "miltertest is not installed: the milter's bounds are not checked"
+fi
 
 done_testing

@@ -108,7 +108,7 @@ is "$?" "71" "a spool folder that is a symbolic link: exit 71"
 # -- spool file names never come from a message: one whose attachment is
 # named "../../../../../tmp/lg-pwned-$$" and whose Message-ID holds a path,
 # spooled by the milter (its database missing: everything waits in the
-# spool), leaves only time-pid-sequence names, mode 0600, nothing elsewhere
+# spool), leaves only time-pid-sequence-random names, mode 0600, nothing elsewhere
 if command -v miltertest >/dev/null; then
 	conf milter "spool_dir = $SPOOL" "user = nobody"
 	sed -i "s|^database = .*|database = $W/missing/lg.db|" "$T/p.conf"
@@ -126,8 +126,8 @@ if command -v miltertest >/dev/null; then
 		miltertest -s "$top_srcdir/tests/milter/send.lua" >"$T/mt.out" 2>&1
 	like "$(tail -n 1 "$T/mt.out")" '^replies: [0-9]+ continue/accept$' "the message passes"
 	for _ in $(seq 100); do ls "$SPOOL"/*.evt >/dev/null 2>&1 && break; sleep 0.05; done
-	is "$(ls "$SPOOL" | grep -Evc '^[0-9a-f]{16}-[0-9]+-[0-9a-f]{8}\.(msg|evt)$')" "0" \
-		"every spool file name is time-pid-sequence: $(ls "$SPOOL" | tr '\n' ' ')"
+	is "$(ls "$SPOOL" | grep -Evc '^[0-9a-f]{16}-[0-9]+-[0-9a-f]{8}-[A-Za-z0-9]{6}\.(msg|evt)$')" "0" \
+		"every spool file name is time-pid-sequence-random: $(ls "$SPOOL" | tr '\n' ' ')"
 	is "$(ls "$SPOOL" | wc -l)" "2" "... one .msg and one .evt"
 	is "$(stat -c '%U %a' "$SPOOL"/* | sort -u)" "nobody 600" "... nobody's, mode 0600"
 	check "no file named after the attachment or the Message-ID" \

@@ -18,6 +18,19 @@
  *                      and the rules compiler read files only)
  *     fuzz_srcdir()    the source tree, for the example rules
  *
+ *   and, for the targets of the email sync (fuzz-sync, fuzz-milter), when
+ *   FUZZ_SYNC_STORE is defined before including it:
+ *
+ *     fuzz_sync_config()      a config that exercises every step of SPEC
+ *                             §5 (keywords, exclusions, internal mail,
+ *                             attachment types, lead capture, the
+ *                             counterpart limit), plus the caller's lines
+ *     fuzz_sync_store_open()  a fresh store with the users the filter
+ *                             judges: a sales user (keywords and an
+ *                             exclusion of his own), an admin, a user whose
+ *                             role is not connected, all synced, a support
+ *                             mailbox and a lead for customer@example.org
+ *
  *   The directory is removed at exit. Nothing is reset between runs: the
  *   store a target writes to keeps growing, and the code must cope with
  *   whatever earlier inputs left in it.
@@ -67,7 +80,7 @@ fuzz_cleanup(void)
 	}
 }
 
-static void
+static G_GNUC_UNUSED void
 fuzz_init(void)
 {
 	const char *base = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) &&
@@ -108,5 +121,88 @@ fuzz_srcdir(void)
 
 	return s != NULL ? s : LG_FUZZ_SRCDIR;
 }
+
+#ifdef FUZZ_SYNC_STORE
+#include <string.h>
+#include "config.h"
+#include "deliver.h"
+#include "envelope.h"
+#include "raw.h"
+#include "store.h"
+#include "store_model.h"
+#include "store_sync.h"
+
+/* The config of the sync targets, its database at @db_path, with @extra
+ * (more sections, or "") after it; aborts when it does not load. */
+static lg_config *
+fuzz_sync_config(const char *db_path, const char *extra)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *conf = g_strdup_printf(
+		"[store]\ndatabase = %s\n"
+		"[sync]\nenabled = true\ninternal_domains = example.test\n"
+		"max_counterparts = 4\nbody_max = 2K\n"
+		"[outbound]\nenabled = true\nmode = keywords\nkeywords = quote;\"price list\";offer\n"
+		"keywords_in = subject;body\nexclude = example.net;ceo@example.com\n"
+		"user_keywords = true\nuser_exclusions = true\n"
+		"exclude_applies_to = to;cc;bcc\nactivity_fields = cc;bcc;subject;body;attachments\n"
+		"attachment_types = application/pdf;image/;.docx\ncapture_new_leads = true\n"
+		"capture_from = to;cc\n"
+		"[inbound]\nenabled = true\nmode = all\nexclude = spam.example\n"
+		"exclude_applies_to = from;cc\ncapture_new_leads = true\ncapture_from = from\n"
+		"attachment_types = *\n%s", db_path, extra);
+	g_autofree char *conf_path = fuzz_write("sync.conf", conf, strlen(conf));
+	lg_config *cfg = lg_config_load(conf_path, &error);
+
+	if (cfg == NULL) {
+		g_printerr("fuzz: %s\n", error->message);
+		abort();
+	}
+	return cfg;
+}
+
+/* Closes @old (if any), removes the database at @db_path and makes it
+ * again with the sync's users; aborts on any failure. */
+static lg_store *
+fuzz_sync_store_open(lg_store *old, const char *db_path, lg_config *cfg)
+{
+	static const char lead_message[] =
+		"From: Customer <customer@example.org>\r\nTo: support@example.test\r\n"
+		"Subject: a question\r\nMessage-ID: <seed@example.org>\r\n\r\nHello\r\n";
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(lg_delivery) d = NULL;
+	lg_envelope *env;
+	lg_store *st;
+
+	if (old != NULL)
+		lg_store_close(old);
+	for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree char *p = g_strconcat(db_path, suffixes[i], NULL);
+		g_unlink(p);
+	}
+	st = lg_store_open(db_path, LG_STORE_MIGRATE, 5000, &error);
+	if (st == NULL ||
+	    !lg_store_mailbox_add(st, "support@example.test", "always", &error) ||
+	    !lg_store_user_add(st, "rep@example.test", "sales", "Rep", &error) ||
+	    !lg_store_user_add(st, "boss@example.test", "admin", "Boss", &error) ||
+	    !lg_store_user_add(st, "agent@example.test", "tech", "Agent", &error) ||
+	    !lg_store_user_sync_set(st, "rep@example.test", TRUE, &error) ||
+	    !lg_store_user_sync_set(st, "boss@example.test", TRUE, &error) ||
+	    !lg_store_user_sync_set(st, "agent@example.test", TRUE, &error) ||
+	    !lg_store_user_keyword_edit(st, "rep@example.test", TRUE, "pallets", &error) ||
+	    !lg_store_user_exclusion_edit(st, "rep@example.test", TRUE, "competitor.example", &error))
+		goto fail;
+	env = lg_envelope_new("customer@example.org");
+	lg_envelope_add_rcpt(env, "support@example.test");
+	d = lg_delivery_new(lg_raw_new_from_data(lead_message, sizeof lead_message - 1), env);
+	if (!lg_delivery_parse(d, cfg, &error) || !lg_deliver_now(d, st, cfg, NULL, &error))
+		goto fail;
+	return st;
+fail:
+	g_printerr("fuzz: store: %s\n", error != NULL ? error->message : "?");
+	abort();
+}
+#endif
 
 #endif

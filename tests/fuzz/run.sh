@@ -45,7 +45,7 @@ esac
 # the dictionary of each target
 dict_of() {
 	case $1 in
-	message|deliver|sync) echo mime.dict ;;
+	message|deliver|sync|milter) echo mime.dict ;;
 	html) echo html.dict ;;
 	rules) echo sieve.dict ;;
 	config) echo config.dict ;;

@@ -128,8 +128,27 @@ msg s4 "From: rep@example.com" "To: anna@customer.example" "Subject: mode" "Mess
 send_now s4 rep@example.com anna@customer.example rep@example.com >/dev/null
 for _ in $(seq 100); do [ "$(evts)" -ge 1 ] && break; sleep 0.05; done
 is "$(stat -c %a "$SPOOL"/*.msg 2>/dev/null | sort -u | tr '\n' ' ')" "600 " "spooled messages are mode 0600"
+is "$(stat -c %a "$SPOOL"/*.evt 2>/dev/null | sort -u | tr '\n' ' ')" "600 " "... and their envelope files too"
 unlock_store
 settled
+
+# -- a symbolic link planted in the spool folder is never followed: an
+# event whose NAME.msg links to a message elsewhere (someone's mail, or a
+# file of the system) is not read through the link but kept as NAME.bad
+# and logged; the file it points to is untouched and nothing of it recorded
+check "stopped to plant a link" stop_milter
+printf 'From: anna@customer.example\r\nTo: rep@example.com\r\nSubject: secret\r\nMessage-ID: <secret@example.com>\r\n\r\nnot for the milter\r\n' > "$T/secret.eml"
+chmod 0600 "$T/secret.eml"
+planted="$SPOOL/0000000000000001-1-00000001-planted"
+ln -s "$T/secret.eml" "$planted.msg"
+printf '[event]\ndirection=in\nsender=anna@customer.example\nrecipients=rep@example.com;\n' > "$planted.evt"
+check "started again with the planted event" start_milter
+check "the planted event is dealt with" settled
+like "$(cat "$MLOG")" "error: .*planted\.msg: .*(symbolic links|Too many levels)" "... not read through the link: an error naming it"
+is "$(sqlq "select count(*) from v_activities where message_id = 'secret@example.com'")" "0" "... nothing of the linked file recorded"
+check "... the link kept as .bad, still a link" test -L "$planted.bad"
+is "$(wc -c < "$T/secret.eml")/$(stat -c %a "$T/secret.eml")" "123/600" "... the linked file untouched"
+rm -f "$planted.bad"
 
 # -- a socket it cannot take
 "$MILTER" -c "$T/m.conf" --listen "unix:$SOCK" 2>"$T/second.log" &

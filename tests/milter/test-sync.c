@@ -2,8 +2,9 @@
  * NAME
  *   test-sync.c - unit tests of the sync filter's pure parts (src/sync.c):
  *   keyword phrases, exclusion items, attachment types, the body cut, the
- *   ranges of `leadgate log`; and the store's sync operations for the
- *   command line on a scratch database.
+ *   ranges of `leadgate log`; the store's sync operations for the
+ *   command line on a scratch database; and the milter's assembly of a
+ *   message (src/milter_msg.c) with its spool files.
  */
 #include "config.h"
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "lg.h"
 #include "sync.h"
 #include "store_sync.h"
+#include "milter_msg.h"
+#include "privs.h"
+#include <sys/stat.h>
 
 static void
 test_phrase(void)
@@ -217,6 +221,166 @@ test_store_cli(void)
 	g_rmdir(dir);
 }
 
+
+static guint
+files_in(const char *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	guint n = 0;
+	while (d != NULL && g_dir_read_name(d) != NULL)
+		n++;
+	return n;
+}
+
+/* The milter's assembly: headers as libmilter gives them (with or without
+ * the leading blank), the body past spool_mem_limit in a 0600 file, an
+ * abort that leaves no file, inbound mail for no user not collected, the
+ * recipients bounded, the event spooled and read back as it was. */
+static void
+test_milter_assembly(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *dir = g_dir_make_tmp("lg-milter-XXXXXX", NULL);
+	g_autofree char *conf = g_build_filename(dir, "m.conf", NULL);
+	g_autofree char *spool_dir = g_build_filename(dir, "spool", NULL);
+	g_assert_true(g_file_set_contents(conf, "[milter]\nspool_mem_limit = 4K\n", -1, NULL));
+	g_autoptr(lg_config) cfg = lg_config_load(conf, &err);
+	g_assert_no_error(err);
+	g_assert_true(lg_spool_dir_ready(spool_dir, &err));
+	lg_milter_spool spool = { .dir = spool_dir };
+	g_autoptr(lg_milter_conn) c = lg_milter_conn_new(&spool);
+	struct stat sb;
+
+	lg_milter_conn_connect(c, "smtpd", "client.example.org", "192.0.2.7");
+	lg_milter_conn_helo(c, "client.example.org");
+	/* a small one: in memory */
+	lg_milter_conn_mail(c, cfg, "<Anna@Customer.Example>", NULL, "smtpd");
+	lg_milter_conn_rcpt(c, "<Rep@Example.COM>");
+	lg_milter_conn_rcpt(c, "not an address");
+	g_assert_false(lg_milter_conn_in_data(c));
+	lg_milter_conn_header(c, "Subject", " hello", TRUE);
+	g_assert_true(lg_milter_conn_in_data(c));
+	lg_milter_conn_header(c, "X-Two", "two", FALSE);
+	lg_milter_conn_eoh(c);
+	lg_milter_conn_body(c, "hi\r\n", 4);
+	g_autoptr(lg_milter_event) e1 = lg_milter_conn_eom(c, "Q1", &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(e1);
+	g_assert_null(e1->base);
+	g_assert_cmpmem(e1->data->data, e1->data->len, "Subject: hello\r\nX-Two: two\r\n\r\nhi\r\n", 34);
+	g_assert_false(e1->out);
+	g_assert_cmpstr(e1->sender, ==, "anna@customer.example");
+	g_assert_cmpuint(e1->rcpts->len, ==, 1);
+	g_assert_cmpstr(e1->rcpts->pdata[0], ==, "rep@example.com");
+	g_assert_cmpstr(e1->queue_id, ==, "Q1");
+	g_assert_cmpstr(e1->daemon, ==, "smtpd");
+	g_assert_cmpstr(e1->client_addr, ==, "192.0.2.7");
+	g_assert_cmpstr(e1->helo, ==, "client.example.org");
+	g_assert_cmpuint(files_in(spool_dir), ==, 0);
+
+	/* spooled to a file, read back the same */
+	g_assert_true(lg_milter_event_spool(&spool, e1, &err));
+	g_assert_no_error(err);
+	g_assert_nonnull(e1->base);
+	g_assert_cmpuint(files_in(spool_dir), ==, 2);
+	g_autoptr(lg_milter_event) back = lg_milter_event_load(e1->base, &err);
+	g_assert_no_error(err);
+	g_assert_cmpstr(back->sender, ==, "anna@customer.example");
+	g_assert_cmpstr(back->queue_id, ==, "Q1");
+	g_assert_cmpuint(back->rcpts->len, ==, 1);
+	g_autofree char *evt = g_strconcat(e1->base, ".evt", NULL);
+	g_autofree char *msgf = g_strconcat(e1->base, ".msg", NULL);
+	g_assert_cmpint(g_lstat(evt, &sb), ==, 0);
+	g_assert_cmpint(sb.st_mode & 07777, ==, 0600);
+	g_assert_cmpint(g_lstat(msgf, &sb), ==, 0);
+	g_assert_cmpint(sb.st_mode & 07777, ==, 0600);
+	g_assert_cmpint(sb.st_size, ==, 34);
+	lg_milter_event_done(&spool, back, FALSE, NULL);
+	g_assert_cmpuint(files_in(spool_dir), ==, 0);
+
+	/* a big one, outbound by its login: past 4K in its file, mode 0600 */
+	lg_milter_conn_mail(c, cfg, "rep@example.com", "rep@example.com", NULL);
+	lg_milter_conn_rcpt(c, "customer@example.org");
+	lg_milter_conn_header(c, "Subject", " big", TRUE);
+	lg_milter_conn_eoh(c);
+	char chunk[1000];
+	memset(chunk, 'x', sizeof chunk);
+	for (guint i = 0; i < 10; i++)
+		lg_milter_conn_body(c, chunk, sizeof chunk);
+	g_assert_cmpuint(files_in(spool_dir), ==, 1);
+	/* abandoned: its file goes */
+	lg_milter_conn_abort(c);
+	g_assert_cmpuint(files_in(spool_dir), ==, 0);
+	lg_milter_conn_mail(c, cfg, "rep@example.com", "rep@example.com", NULL);
+	lg_milter_conn_rcpt(c, "customer@example.org");
+	lg_milter_conn_header(c, "Subject", " big", TRUE);
+	lg_milter_conn_eoh(c);
+	for (guint i = 0; i < 10; i++)
+		lg_milter_conn_body(c, chunk, sizeof chunk);
+	g_autoptr(lg_milter_event) e2 = lg_milter_conn_eom(c, NULL, &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(e2);
+	g_assert_true(e2->out);
+	g_assert_null(e2->data);
+	g_assert_null(e2->queue_id);
+	g_autofree char *big = g_strconcat(e2->base, ".msg", NULL);
+	g_assert_cmpint(g_lstat(big, &sb), ==, 0);
+	g_assert_true(S_ISREG(sb.st_mode));
+	g_assert_cmpint(sb.st_mode & 07777, ==, 0600);
+	g_assert_cmpint(sb.st_size, ==, 14 + 2 + 10000);
+	/* a message that can never be recorded keeps its file as NAME.bad */
+	g_autofree char *kept = NULL;
+	lg_milter_event_done(&spool, e2, TRUE, &kept);
+	g_assert_true(g_str_has_suffix(kept, ".bad"));
+	g_assert_cmpuint(files_in(spool_dir), ==, 1);
+	g_unlink(kept);
+
+	/* inbound for no user (the users known): not collected at all */
+	g_autoptr(GHashTable) users = g_hash_table_new(g_str_hash, g_str_equal);
+	g_hash_table_add(users, (gpointer) "rep@example.com");
+	lg_milter_conn_mail(c, cfg, "", NULL, NULL);
+	lg_milter_conn_rcpt(c, "stranger@example.org");
+	lg_milter_conn_data_begins(c, users);
+	lg_milter_conn_header(c, "Subject", " hi", TRUE);
+	lg_milter_conn_eoh(c);
+	for (guint i = 0; i < 10; i++)
+		lg_milter_conn_body(c, chunk, sizeof chunk);
+	g_assert_cmpuint(files_in(spool_dir), ==, 0);
+	g_assert_null(lg_milter_conn_eom(c, "Q3", &err));
+	g_assert_no_error(err);
+	/* ... and for a user, it is */
+	lg_milter_conn_mail(c, cfg, "", NULL, NULL);
+	lg_milter_conn_rcpt(c, "stranger@example.org");
+	lg_milter_conn_rcpt(c, "rep@example.com");
+	lg_milter_conn_data_begins(c, users);
+	lg_milter_conn_header(c, "Subject", " hi", TRUE);
+	g_autoptr(lg_milter_event) e4 = lg_milter_conn_eom(c, "Q4", &err);
+	g_assert_nonnull(e4);
+	g_assert_cmpstr(e4->sender, ==, "");
+	/* recipients past LG_MILTER_RCPT_MAX are not kept */
+	lg_milter_conn_mail(c, cfg, "rep@example.com", "rep@example.com", NULL);
+	for (guint i = 0; i < LG_MILTER_RCPT_MAX + 5; i++) {
+		g_autofree char *r = g_strdup_printf("<r%u@example.org>", i);
+		lg_milter_conn_rcpt(c, r);
+	}
+	lg_milter_conn_header(c, "Subject", " many", TRUE);
+	g_autoptr(lg_milter_event) e5 = lg_milter_conn_eom(c, "Q5", &err);
+	g_assert_nonnull(e5);
+	g_assert_cmpuint(e5->rcpts->len, ==, LG_MILTER_RCPT_MAX);
+	g_assert_cmpstr(e5->rcpts->pdata[LG_MILTER_RCPT_MAX - 1], ==, "r9999@example.org");
+	/* the connection freed with a message under way: no file left */
+	lg_milter_conn_mail(c, cfg, "rep@example.com", "rep@example.com", NULL);
+	for (guint i = 0; i < 10; i++)
+		lg_milter_conn_body(c, chunk, sizeof chunk);
+	g_assert_cmpuint(files_in(spool_dir), ==, 1);
+	g_clear_pointer(&c, lg_milter_conn_free);
+	g_assert_cmpuint(files_in(spool_dir), ==, 0);
+
+	g_rmdir(spool_dir);
+	g_unlink(conf);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,5 +391,6 @@ main(int argc, char **argv)
 	g_test_add_func("/sync/cut", test_cut);
 	g_test_add_func("/sync/range", test_range);
 	g_test_add_func("/sync/store-cli", test_store_cli);
+	g_test_add_func("/milter/assembly", test_milter_assembly);
 	return g_test_run();
 }

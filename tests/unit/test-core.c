@@ -1,7 +1,8 @@
 /*
  * NAME
  *   test-core.c - unit tests of the core's pure parts: addresses, HTML to
- *   text, keyed references, config, raw messages and the message model.
+ *   text, keyed references, config, raw messages, the message model and
+ *   spool files (lg_spool_file_create).
  */
 #include "config.h"
 #include <string.h>
@@ -17,6 +18,11 @@
 #include "deliver.h"
 #include "envelope.h"
 #include "store.h"
+#include "privs.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <gio/gio.h>
 
 static void
 test_address_normalize(void)
@@ -208,6 +214,108 @@ test_raw_spill(void)
 	char got[1000];
 	g_assert_cmpint(g_mime_stream_read(s, got, sizeof got), ==, 1000);
 	g_assert_cmpint(got[0], ==, 'a');
+}
+
+
+/* Spool files: new every time, mode 0600, never through a symbolic link,
+ * a name and never a path. */
+static void
+test_spool_file_create(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *dir = g_dir_make_tmp("lg-spool-XXXXXX", NULL);
+	g_autofree char *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+	struct stat sb;
+	g_assert_nonnull(dir);
+
+	int fd1 = lg_spool_file_create(dir, "ev-XXXXXX.msg", &p1, &err);
+	g_assert_no_error(err);
+	g_assert_cmpint(fd1, >=, 0);
+	g_assert_true(g_str_has_prefix(p1, dir));
+	g_autofree char *b1 = g_path_get_basename(p1);
+	g_assert_true(g_str_has_prefix(b1, "ev-") && g_str_has_suffix(b1, ".msg"));
+	g_assert_null(strstr(b1, "XXXXXX"));
+	g_assert_cmpint(fstat(fd1, &sb), ==, 0);
+	g_assert_cmpint(sb.st_mode & 07777, ==, 0600);
+	g_assert_true(S_ISREG(sb.st_mode));
+	g_assert_cmpint(write(fd1, "x", 1), ==, 1);   /* read-write */
+	g_assert_cmpint(lseek(fd1, 0, SEEK_SET), ==, 0);
+	char c = 0;
+	g_assert_cmpint(read(fd1, &c, 1), ==, 1);
+	g_assert_cmpint(fcntl(fd1, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+	int fd2 = lg_spool_file_create(dir, "ev-XXXXXX.msg", &p2, &err);
+	g_assert_no_error(err);
+	g_assert_cmpstr(p1, !=, p2);
+	close(fd1);
+	close(fd2);
+
+	/* a name without XXXXXX: once, and never an existing file */
+	int fd3 = lg_spool_file_create(dir, "fixed.evt.tmp", &p3, &err);
+	g_assert_no_error(err);
+	close(fd3);
+	g_assert_cmpint(lg_spool_file_create(dir, "fixed.evt.tmp", &p4, &err), ==, -1);
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_EXISTS);
+	g_assert_null(p4);
+	g_clear_error(&err);
+
+	/* a symbolic link planted at the name: not followed, whether its
+	 * target exists or not */
+	g_autofree char *target = g_build_filename(dir, "target", NULL);
+	g_autofree char *other = g_build_filename(dir, "other", NULL);
+	g_autofree char *link1 = g_build_filename(dir, "planted", NULL);
+	g_autofree char *link2 = g_build_filename(dir, "planted2", NULL);
+	g_assert_true(g_file_set_contents(other, "keep", -1, NULL));
+	g_assert_cmpint(symlink(target, link1), ==, 0);
+	g_assert_cmpint(symlink(other, link2), ==, 0);
+	g_assert_cmpint(lg_spool_file_create(dir, "planted", &p4, &err), ==, -1);
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_EXISTS);
+	g_clear_error(&err);
+	g_assert_false(g_file_test(target, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(lg_spool_file_create(dir, "planted2", &p4, &err), ==, -1);
+	g_clear_error(&err);
+	g_autofree char *kept = NULL;
+	g_assert_true(g_file_get_contents(other, &kept, NULL, NULL));
+	g_assert_cmpstr(kept, ==, "keep");
+
+	/* a daemon reads its spool files without following a link; a user's
+	 * file given to the command may be one */
+	g_autoptr(lg_raw) r1 = lg_raw_new_from_spool(link2, dir, &err);
+	g_assert_null(r1);
+	g_assert_nonnull(err);
+	g_clear_error(&err);
+	g_autoptr(lg_raw) r2 = lg_raw_new_from_file(link2, dir, &err);
+	g_assert_no_error(err);
+	g_assert_cmpint(lg_raw_size(r2), ==, 4);
+
+	/* a name, never a path */
+	static const char *const bad[] = { "../escape-XXXXXX", "a/b", "/etc/passwd", "..", ".", "" };
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_assert_cmpint(lg_spool_file_create(dir, bad[i], &p4, &err), ==, -1);
+		g_assert_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME);
+		g_clear_error(&err);
+	}
+	/* a folder that is not there */
+	g_autofree char *gone = g_build_filename(dir, "gone", NULL);
+	g_assert_cmpint(lg_spool_file_create(gone, "x-XXXXXX", &p4, &err), ==, -1);
+	g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+	g_clear_error(&err);
+
+	/* a raw message's spill file is made there and unlinked at once */
+	g_autofree char *spill = g_build_filename(dir, "spill", NULL);
+	g_assert_cmpint(g_mkdir(spill, 0700), ==, 0);
+	g_autoptr(lg_raw) big = lg_raw_new(spill, 4096);
+	char buf[5000];
+	memset(buf, 'b', sizeof buf);
+	g_assert_true(lg_raw_write(big, buf, sizeof buf, NULL));
+	g_assert_true(lg_raw_finish(big, NULL));
+	g_autoptr(GDir) d = g_dir_open(spill, 0, NULL);
+	g_assert_null(g_dir_read_name(d));
+
+	const char *names[] = { p1, p2, p3, target, other, link1, link2 };
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+		g_unlink(names[i]);
+	g_rmdir(spill);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
 static void
@@ -518,6 +626,7 @@ main(int argc, char **argv)
 	g_test_add_func("/digest/sha256", test_digest_sha256);
 	g_test_add_func("/raw/spill", test_raw_spill);
 	g_test_add_func("/raw/line-endings", test_raw_line_endings);
+	g_test_add_func("/privs/spool-file-create", test_spool_file_create);
 	g_test_add_func("/message/headers", test_message_headers);
 	g_test_add_func("/message/mime", test_message_mime);
 	g_test_add_func("/message/encodings", test_message_encodings);
