@@ -478,7 +478,7 @@ lg_store_mailer_drop_late(lg_store *st, gint64 max_lateness, gint64 *n_r, GError
 	 * time is the event's time + delay */
 	return store_exec(st,
 	        "UPDATE outbox SET state = 'dropped', claim_token = NULL, claim_expires_at = NULL, "
-	        "       last_error = 'dropped: not sent within [mailer] max_lateness of its due time' "
+	        "       last_error = 'not sent within [mailer] max_lateness of its due time' "
 	        "       || coalesce(' (' || last_error || ')', '') "
 	        " WHERE kind = 'campaign' AND state = 'queued' AND trigger_event_id IS NOT NULL "
 	        "   AND next_attempt_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)", "s", n_r, error, mod);
