@@ -18,7 +18,8 @@
  *   rows at most), so a large blast never starves the notifications, and
  *   once per poll interval the mailer's upkeep (dead claims resolved,
  *   triggered sends scheduled, late ones dropped). It never runs on the
- *   delivery path.
+ *   delivery path, and it gives way to it: the thread runs at nice 10,
+ *   and while LMTP sessions are open it pauses 50 ms between batches.
  *
  *   lmtp_outbox_stop() sets the abort flag: a transfer in flight is cut
  *   short, its row queued again without counting the attempt, and the
@@ -26,6 +27,9 @@
  */
 #include "config.h"
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "lmtpd.h"
 #include "outbox.h"
 #include "mailer.h"
@@ -92,6 +96,9 @@ outbox_main(gpointer unused)
 	lg_store *st = NULL;
 	gboolean complained = FALSE;
 	gint64 last_upkeep = 0;
+	/* this thread only (Linux: a thread's own nice value): deliveries,
+	 * on the other threads, come first when the CPU is short */
+	(void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 10);
 	while (!g_atomic_int_get(&outbox_abort)) {
 		g_autoptr(lmtpd_conf) c = lmtpd_conf_get();
 		const lg_config *cfg = c->cfg;
@@ -137,6 +144,11 @@ outbox_main(gpointer unused)
 			wait = MIN(wait, mdue);
 		}
 		complained = FALSE;
+		if (busy && g_atomic_int_get(&lmtpd.sessions) > 0) {
+			/* mail is coming in: the blast gives way between batches */
+			nap(0.05);
+			continue;
+		}
 		if (busy)
 			continue;   /* more may be due */
 		goto sleep;

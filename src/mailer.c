@@ -45,6 +45,15 @@
  *   is queued twice (outbox_blast_once, outbox_trigger_once), so nobody is
  *   sent to twice.
  *
+ *   Durability: the run's connection commits without an fsync
+ *   (lg_store_defer_sync); the data hook fdatasyncs the WAL right after
+ *   its commit, outside SQLite's write lock, so phase 'data' (and the
+ *   claim, and the previous row's sent mark) is on disk before the end of
+ *   DATA can leave, while leadgate-lmtpd's writer is never kept waiting
+ *   for the mailer's fsyncs. A retry or failure mark is synced at once;
+ *   the run ends with a sync and puts the connection back to
+ *   synchronous=FULL.
+ *
  *   Pacing: [mailer] per_minute (0: unlimited) spaces the sends of one
  *   process by 60/per_minute seconds and, across processes, claims no
  *   more than per_minute minus the sends of the last 60 s. blasts_enabled
@@ -320,6 +329,7 @@ typedef struct {
 	const char *cur_mid;
 	GError *hook_error;
 	gint64 last_send_us;        /* monotonic time of the last send, for pacing */
+	lg_walsync *ws;             /* commits are written, then synced outside the write lock */
 } run_ctx;
 
 static gboolean
@@ -337,7 +347,8 @@ data_hook(gpointer data)
 	if (!lg_store_mailer_data(c->st, c->cur_id, c->token, c->cur_mid, c->pending_sent, &c->hook_error))
 		return FALSE;
 	c->pending_sent = 0;
-	return TRUE;
+	/* durable before the end of DATA leaves; the write lock is already free */
+	return c->ws == NULL || lg_walsync_sync(c->ws, &c->hook_error);
 }
 
 static gboolean
@@ -482,6 +493,13 @@ lg_mailer_run(lg_store *st, const lg_config *cfg, guint max, const gint *abort, 
 	stats->assumed = (guint) as;
 	stats->scheduled = (guint) sch;
 	stats->dropped = (guint) dr;
+	/* Each commit only write()s the WAL; the data hook syncs it (fdatasync,
+	 * no lock held) before the end of DATA may leave, which makes the claim
+	 * and every earlier mark durable too; the run ends with a sync. The
+	 * write lock is held for microseconds, not for an fsync, so
+	 * leadgate-lmtpd's writer is not held up by a blast. */
+	if (ok && (c.ws = lg_store_defer_sync(st, error)) == NULL)
+		ok = FALSE;
 	int batch = MAX(cfg->outbox_batch, 1);
 	guint done = 0;
 	while (ok && done < max && !aborted(&c)) {
@@ -520,6 +538,9 @@ lg_mailer_run(lg_store *st, const lg_config *cfg, guint max, const gint *abort, 
 			} else {
 				ok = flush_pending(&c, error) &&
 				     lg_store_mailer_finish(st, it->id, c.token, outcome, delay, text, error);
+				/* a refusal or retry after the end of DATA must not revert to phase 'data' */
+				if (ok && outcome != LG_MAILER_SENT && outcome != LG_MAILER_SKIPPED && outcome != LG_MAILER_RELEASE)
+					ok = lg_walsync_sync(c.ws, error);
 			}
 			switch (outcome) {
 			case LG_MAILER_SENT: stats->sent++; break;
@@ -547,6 +568,18 @@ lg_mailer_run(lg_store *st, const lg_config *cfg, guint max, const gint *abort, 
 	}
 	if (ok)
 		ok = flush_pending(&c, error) && lg_store_mailer_close_done(st, error);
+	if (c.ws) {
+		if (ok)
+			ok = lg_walsync_sync(c.ws, error);
+		lg_walsync_unref(c.ws);
+		/* the connection is shared (leadgate-lmtpd's worker): back to durable commits */
+		GError *e2 = NULL;
+		if (!lg_store_mailer_sync_full(st, &e2) && ok) {
+			g_propagate_error(error, e2);
+			ok = FALSE;
+		}
+		g_clear_error(&e2);
+	}
 	lg_smtp_free(c.smtp);
 	g_hash_table_unref(c.campaigns);
 	g_free(c.token);

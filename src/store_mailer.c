@@ -666,3 +666,9 @@ lg_store_json_values(lg_store *st, const char *json, GHashTable **values_r, GErr
 		g_hash_table_insert(*values_r, col(s, 0), col(s, 1));
 	return r == 0;
 }
+
+gboolean
+lg_store_mailer_sync_full(lg_store *st, GError **error)
+{
+	return store_exec(st, "PRAGMA synchronous=FULL", "", NULL, error);
+}

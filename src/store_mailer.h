@@ -148,6 +148,8 @@ gboolean lg_store_mailer_finish(lg_store *st, gint64 id, const char *token, lg_m
 /* The key/value pairs of a JSON object (a row's payload) as strings; a
  * JSON null is left out. */
 gboolean lg_store_json_values(lg_store *st, const char *json, GHashTable **values_r, GError **error);
+/* PRAGMA synchronous=FULL again after lg_store_defer_sync(). */
+gboolean lg_store_mailer_sync_full(lg_store *st, GError **error);
 /* Blast campaigns with no row left to send -> done. */
 gboolean lg_store_mailer_close_done(lg_store *st, GError **error);
 /* Seconds until the next campaign row is due (-1: none). */

@@ -71,7 +71,7 @@ printf 'Subject: Second one\n\nHi\n' > "$T/second.txt"
 lg mailer create second --template "$T/second.txt" --all >/dev/null
 lg mailer send second >/dev/null
 base=$(mails)
-lg mailer run --max 100000 >/dev/null 2>&1 &
+"$LEADGATE" -c "$T/leadgate.conf" mailer run --max 100000 >/dev/null 2>&1 &
 runpid=$!
 wait_for 60 at_least $((base + 100))
 kill -KILL "$runpid"; wait "$runpid" 2>/dev/null
