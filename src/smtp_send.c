@@ -12,11 +12,15 @@ struct lg_smtp {
 	CURL *h;
 	char *url;
 	const gint *abort;
+	lg_smtp_data_hook hook;
+	gpointer hook_data;
 };
 
 typedef struct {
 	const char *data;
 	gsize len, off;
+	lg_smtp *s;
+	gboolean hooked;
 } reader;
 
 static size_t
@@ -24,6 +28,13 @@ read_cb(char *buf, size_t size, size_t n, void *p)
 {
 	reader *r = p;
 	gsize want = MIN(size * n, r->len - r->off);
+	/* the last bytes: nothing of them, nor the end of DATA after them, is
+	 * on the wire until this returns */
+	if (r->off + want == r->len && !r->hooked && r->s->hook) {
+		r->hooked = TRUE;
+		if (!r->s->hook(r->s->hook_data))
+			return CURL_READFUNC_ABORT;
+	}
 	memcpy(buf, r->data + r->off, want);
 	r->off += want;
 	return want;
@@ -64,6 +75,13 @@ lg_smtp_new(const char *url, int connect_timeout, int timeout, const gint *abort
 }
 
 void
+lg_smtp_set_data_hook(lg_smtp *s, lg_smtp_data_hook hook, gpointer data)
+{
+	s->hook = hook;
+	s->hook_data = data;
+}
+
+void
 lg_smtp_free(lg_smtp *s)
 {
 	if (s == NULL)
@@ -86,7 +104,7 @@ static void
 send_one(lg_smtp *s, const char *from, const char *rcpt, const char *data, gsize len, lg_smtp_result *res)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	reader rd = { data, len, 0 };
+	reader rd = { data, len, 0, s, FALSE };
 	g_autofree char *mfrom = g_strdup_printf("<%s>", from ? from : "");
 	g_autofree char *mto = g_strdup_printf("<%s>", rcpt);
 	struct curl_slist *to = curl_slist_append(NULL, mto);
@@ -101,6 +119,7 @@ send_one(lg_smtp *s, const char *from, const char *rcpt, const char *data, gsize
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
 	curl_slist_free_all(to);
 	res->rcpt = g_strdup(rcpt);
+	res->data_done = rd.hooked && rd.off == len;
 	res->ok = rc == CURLE_OK && res->code / 100 == 2;
 	if (!res->ok) {
 		res->permanent = res->code >= 500 && res->code < 600;

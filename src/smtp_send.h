@@ -13,7 +13,7 @@
  *   each recipient has a result of its own (libcurl reports only a
  *   transaction's last reply): a rejected recipient does not fail the
  *   others, and a caller that retries re-sends only to the ones that
- *   failed. Used by the outbox (notifications) and meant for the mailer.
+ *   failed. Used by the outbox (notifications) and the mailer.
  */
 #ifndef LG_SMTP_SEND_H
 #define LG_SMTP_SEND_H
@@ -30,11 +30,21 @@ typedef struct {
 	gboolean permanent;         /* a 5xx reply: never retry */
 	long code;                  /* last SMTP reply code; 0: none (connection failed) */
 	char *error;                /* NULL when ok */
+	gboolean data_done;         /* the data hook ran: the end of DATA may have reached the MTA */
 } lg_smtp_result;
+
+/* Called once per transaction from inside libcurl's read callback, when
+ * the message's last byte is handed over: the MTA cannot have the end of
+ * DATA before the hook returns. FALSE aborts the transfer (the MTA never
+ * sees the end of DATA, so it drops the message). The mailer makes its
+ * "phase data" mark durable here (see mailer.c). */
+typedef gboolean (*lg_smtp_data_hook)(gpointer data);
 
 /* @abort (may be NULL): set non-zero by another thread to cut a transfer short. */
 lg_smtp *lg_smtp_new(const char *url, int connect_timeout, int timeout, const gint *abort);
 void lg_smtp_free(lg_smtp *s);
+/* @hook NULL: none. Applies to the sends that follow. */
+void lg_smtp_set_data_hook(lg_smtp *s, lg_smtp_data_hook hook, gpointer data);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_smtp, lg_smtp_free)
 
 /* Sends @data (a whole message, CRLF or LF line ends) from @from to each of

@@ -247,8 +247,8 @@ lg_store_outbox_claim(lg_store *st, const char *token, int lease, int max, GPtrA
 	        "UPDATE outbox SET state = 'sending', claim_token = ?1, attempts = attempts + 1, "
 	        "       claim_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ?2 || ' seconds') "
 	        " WHERE id IN (SELECT id FROM outbox "
-	        "               WHERE (state = 'queued' AND next_attempt_at <= " NOW ") "
-	        "                  OR (state = 'sending' AND claim_expires_at <= " NOW ") "
+	        "               WHERE kind = 'notification' AND ((state = 'queued' AND next_attempt_at <= " NOW ") "
+	        "                  OR (state = 'sending' AND claim_expires_at <= " NOW ")) "
 	        "               ORDER BY next_attempt_at, id LIMIT ?3) "
 	        "RETURNING id, attempts",
 	        "sii", error, token, (gint64) lease, (gint64) max);
@@ -358,8 +358,8 @@ lg_store_outbox_next_due(lg_store *st, double *seconds_r, GError **error)
 	/* julianday() differences in days; a row due in the past counts as 0 */
 	sqlite3_stmt *s = store_prep(st,
 	        "SELECT (julianday(min(t)) - julianday('now')) * 86400.0 FROM ("
-	        " SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'queued' "
-	        " UNION ALL SELECT min(claim_expires_at) FROM outbox WHERE state = 'sending')",
+	        " SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'queued' AND kind = 'notification' "
+	        " UNION ALL SELECT min(claim_expires_at) FROM outbox WHERE state = 'sending' AND kind = 'notification')",
 	        "", error);
 	int r = store_step_row(st, s, error);
 	if (r < 0)

@@ -9,7 +9,9 @@
  *
  *     lg_store_outbox_claim()   queued (due) or sending (claim expired)
  *                               -> sending, in one UPDATE ... RETURNING, so
- *                               two workers never hold one row; attempts+1
+ *                               two workers never hold one row; attempts+1;
+ *                               kind 'notification' only (the mailer's
+ *                               campaign rows are store_mailer.h's)
  *     lg_store_outbox_finish()  sending -> sent | queued (retry) | failed,
  *                               only while the caller's claim token holds
  *

@@ -136,5 +136,9 @@ int cmd_purge(lg_cli *cli, int argc, char **argv);
 int cmd_user_notify(lg_cli *cli, int argc, char **argv);      /* user notify (cmd_outbox.c) */
 int cmd_ticket_subscribe(lg_cli *cli, int argc, char **argv); /* ticket subscribe (cmd_outbox.c) */
 int cmd_outbox(lg_cli *cli, int argc, char **argv);
+int cmd_search(lg_cli *cli, int argc, char **argv);          /* search (cmd_mailer.c) */
+int cmd_mailer(lg_cli *cli, int argc, char **argv);
+int cmd_contact_set(lg_cli *cli, int argc, char **argv);     /* contact set (cmd_mailer.c) */
+int cmd_org_set(lg_cli *cli, int argc, char **argv);         /* org set (cmd_mailer.c) */
 
 #endif

@@ -16,6 +16,8 @@
 int
 cmd_org(lg_cli *cli, int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "set") == 0)
+		return cmd_org_set(cli, argc, argv);
 	g_auto(GStrv) domains = NULL;
 	GOptionEntry entries[] = {
 		{ "domain", 0, 0, G_OPTION_ARG_STRING_ARRAY, &domains, "a domain of the organization (repeatable)", "D" },
@@ -24,7 +26,7 @@ cmd_org(lg_cli *cli, int argc, char **argv)
 	int prc = 0;
 	if (!cli_parse_options(cli, &argc, &argv, entries, NULL, &prc))
 		return prc;
-	if (argc != 3)
+	if (argc != 3 || strcmp(argv[1], "add") != 0)
 		return cli_sub_usage(cli, argv[1]);
 	if (*g_strstrip(argv[2]) == '\0')
 		return cli_usage("an organization needs a name");
@@ -42,6 +44,8 @@ cmd_org(lg_cli *cli, int argc, char **argv)
 int
 cmd_contact(lg_cli *cli, int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "set") == 0)
+		return cmd_contact_set(cli, argc, argv);
 	g_autofree char *name = NULL, *org = NULL;
 	GOptionEntry entries[] = {
 		{ "name", 0, 0, G_OPTION_ARG_STRING, &name, "display name", "N" },

@@ -20,8 +20,8 @@
 #include "cli.h"
 #include "message.h"
 
-static const char *const org_subs[] = { "add NAME [--domain D]...", NULL };
-static const char *const contact_subs[] = { "add EMAIL [--name N] [--org NAME]", NULL };
+static const char *const org_subs[] = { "add NAME [--domain D]...", "set NAME marketing on|off", NULL };
+static const char *const contact_subs[] = { "add EMAIL [--name N] [--org NAME]", "set EMAIL marketing on|off", NULL };
 static const char *const mailbox_subs[] = { "add ADDR --mode always|existing|never", "list", NULL };
 static const char *const spam_subs[] = { "add ADDR-OR-DOMAIN", "remove ADDR-OR-DOMAIN", "list", NULL };
 static const char *const lead_subs[] = {
@@ -37,14 +37,21 @@ static const char *const rules_subs[] = {
 	"check [PATH]", "test [--rules PATH] [--rcpt ADDR]... [--sender ADDR] FILE|-", NULL
 };
 static const char *const config_subs[] = { "check", "defaults", NULL };
+static const char *const search_subs[] = {
+	"save NAME [--name-like P] [--domain D] [--has-open-tickets] [--created-since DATE]", "list", "show NAME", NULL
+};
+static const char *const mailer_subs[] = {
+	"create NAME --template FILE [--html FILE] (--all | --search NAME | --trigger EVENT --delay DURATION)",
+	"list", "preview NAME [--to EMAIL]", "send NAME [--dry-run]", "run [--max N]", "pause NAME", "resume NAME", NULL
+};
 
 static const cli_command commands[] = {
 	{ "init", cmd_init, "create or migrate the database", NULL, "" },
 	{ "ingest", cmd_ingest, "run one message through the inbound chain", NULL,
 	  "[--rcpt ADDR]... [--sender ADDR] [FILE|-]" },
 	{ "rules", cmd_rules, "check rule files, or dry-run a message through them", rules_subs, NULL },
-	{ "org", cmd_org, "organizations: add", org_subs, NULL },
-	{ "contact", cmd_contact, "end users: add", contact_subs, NULL },
+	{ "org", cmd_org, "organizations: add, set (marketing consent)", org_subs, NULL },
+	{ "contact", cmd_contact, "end users: add, set (marketing consent)", contact_subs, NULL },
 	{ "mailbox", cmd_mailbox, "inbound mailboxes: add, list", mailbox_subs, NULL },
 	{ "spam", cmd_spam, "the spam list: add, remove, list", spam_subs, NULL },
 	{ "lead", cmd_lead, "leads: list, show, spam, unspam, convert, assign, set", lead_subs, NULL },
@@ -53,6 +60,8 @@ static const cli_command commands[] = {
 	{ "log", cmd_log, "the email sync log", NULL, "[--user U] [--since today|yesterday|7d|30d|DATE] [--until DATE] [--search TEXT]" },
 	{ "purge", cmd_purge, "drop raw messages and bodies older than [sync] retention_days", NULL, "[--dry-run]" },
 	{ "outbox", cmd_outbox, "notifications waiting or sent: list, retry, run (for cron)", outbox_subs, NULL },
+	{ "search", cmd_search, "saved organization searches: save, list, show", search_subs, NULL },
+	{ "mailer", cmd_mailer, "campaigns: create, list, preview, send, run (for cron), pause, resume", mailer_subs, NULL },
 	{ "replay", cmd_replay, "run stored or quarantined messages through the chain again", NULL,
 	  "[--quarantine] [ID...]" },
 	{ "config", cmd_config, "configuration: check, defaults", config_subs, NULL },

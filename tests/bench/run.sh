@@ -34,7 +34,10 @@
 #        rows tp_4k_c20_spf_*, as root);
 #      - where a delivery's time went at 20 sessions, 4.5 KB: the means of
 #        the queue/batch/sync/wake parts of leadgate's delays= log field
-#        (leadgate-lmtpd(8)), rows delay_*_4k_c20_ms, with no target.
+#        (leadgate-lmtpd(8)), rows delay_*_4k_c20_ms, with no target;
+#      - the mailer (tests/mailer/bench-mailer.sh): campaign messages per
+#        second into smtp-sink (mailer_send_s, >= 100) and LMTP throughput
+#        with the worker busy with a blast against idle.
 #   5. Prints the machine and the table, and writes
 #      $top_builddir/tests/bench/results.csv:
 #        metric,leadgate,reference,ratio,target,met
@@ -731,6 +734,17 @@ if outbox_rows=$(top_srcdir=$top_srcdir top_builddir=$top_builddir BENCH_ROUNDS=
 	while IFS= read -r r; do rows+=("$r"); done <<< "$outbox_rows"
 else
 	warn "the outbox bench printed no rows: $(tail -2 "$S/outbox-bench.err" | tr '\n' ' ')"
+fi
+
+# the mailer (tests/mailer/bench-mailer.sh: campaign messages per second into
+# smtp-sink with per_minute unlimited, target >= 100; LMTP throughput at 20
+# sessions while leadgate-lmtpd's worker sends a large blast, against idle).
+echo "bench: the mailer's send rate, and LMTP with the worker busy with a blast" >&2
+if mailer_rows=$(top_srcdir=$top_srcdir top_builddir=$top_builddir BENCH_ROUNDS=$ROUNDS timeout 900 bash "$top_srcdir/tests/mailer/bench-mailer.sh" \
+                 2> "$S/mailer-bench.err" | grep -E '^(mailer_|tp_4k_c20_mailer_)'); then
+	while IFS= read -r r; do rows+=("$r"); done <<< "$mailer_rows"
+else
+	warn "the mailer bench printed no rows: $(tail -2 "$S/mailer-bench.err" | tr '\n' ' ')"
 fi
 
 # --- output -----------------------------------------------------------------
