@@ -46,6 +46,8 @@ static const char *const migrations[] = {
 	"003_sync.sql",
 	"004_outbox.sql",
 	"005_mailer.sql",
+	/* 006 is the sending side's (branch mailer); it goes before this one on merge */
+	"007_unsubscribes.sql",
 };
 
 int

@@ -166,8 +166,7 @@ message_link_dsn(lg_store *st, const lg_message *msg, gint64 id, GError **error)
 	}
 	for (guint i = 0; i < msg->dsn->recipients->len; i++) {
 		lg_dsn_recipient *r = msg->dsn->recipients->pdata[i];
-		gboolean permanent = r->status ? r->status[0] == '5' : g_strcmp0(r->action, "failed") == 0;
-		if (r->address == NULL || !permanent || g_strcmp0(r->action, "delayed") == 0)
+		if (r->address == NULL || !lg_dsn_recipient_permanent(r))
 			continue;
 		if (!store_exec(st, "INSERT INTO undeliverable (address, status, diagnostic, dsn_message_id) VALUES (?, ?, ?, ?) "
 		                "ON CONFLICT (address) DO UPDATE SET status = excluded.status, diagnostic = excluded.diagnostic, "
