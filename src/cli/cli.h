@@ -136,5 +136,6 @@ int cmd_purge(lg_cli *cli, int argc, char **argv);
 int cmd_user_notify(lg_cli *cli, int argc, char **argv);      /* user notify (cmd_outbox.c) */
 int cmd_ticket_subscribe(lg_cli *cli, int argc, char **argv); /* ticket subscribe (cmd_outbox.c) */
 int cmd_outbox(lg_cli *cli, int argc, char **argv);
+int cmd_unsubscribe(lg_cli *cli, int argc, char **argv);
 
 #endif
