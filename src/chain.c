@@ -517,10 +517,12 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 	if (!lg_store_mailbox_lookup(c->st, rcpt, &mailbox_id, &mode, error))
 		return FALSE;
 	if (mode == NULL && g_strcmp0(c->cfg->catch_all, "none") == 0 && lg_rcpt_is_mailer_from(c->cfg, rcpt)) {
-		/* campaign mail's sender takes its bounces and replies; what
-		 * else comes to it opens no ticket unless it is a mailbox */
-		mode = g_strdup("never");
-		trace(res, "mailbox: %s is [mailer] from, not a mailbox; mode never", rcpt);
+		/* campaign mail's sender takes its bounces and replies even
+		 * without a catch-all: as a mailbox of mode existing (a known
+		 * end user's reply makes a ticket, a stranger's an unread lead)
+		 * unless it is a mailbox of its own */
+		mode = g_strdup("existing");
+		trace(res, "mailbox: %s is [mailer] from, not a mailbox; mode existing", rcpt);
 	} else if (mode == NULL) {
 		if (g_strcmp0(c->cfg->catch_all, "none") == 0) {
 			res->status = LG_RCPT_UNKNOWN;
