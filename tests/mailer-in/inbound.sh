@@ -216,6 +216,12 @@ is "$(sqlq "select source || '|' || decided_by || '|' || status || '|' || contac
    "Mailer: Spring news|automatic|unread|4|0" "an auto-reply to a campaign: frank's lead, automatic, no ticket"
 is "$(sqlq "select count(*) from tickets")" "$((TIX0 + 2))" "... no ticket from any of these (carol's and gina's replies made the two)"
 
+# --- consent of customers made from mail: off -----------------------------------
+mail "$T/n1.eml" hank@newcorp.example "A question" n1@newcorp.example
+lmtp hank@newcorp.example support@example.test "$T/n1.eml" >/dev/null
+is "$(sqlq "select e.receive_marketing || '|' || o.receive_marketing || '|' || coalesce(e.marketing_changed_at, '-') from end_users e join organizations o on o.id = e.organization_id where e.email = 'hank@newcorp.example'")" \
+   "0|0|-" "an end user and organization made from mail have not consented to marketing mail"
+
 # --- a tech resolves a ticket from the CLI -----------------------------------
 N=$(sqlq "select number from tickets order by id desc limit 1")
 lg user add tom@example.test --role tech >/dev/null
