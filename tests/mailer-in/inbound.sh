@@ -112,6 +112,21 @@ is "$(flag 4)/$(sqlq "select count(*) from leads l join messages m on m.id = l.m
    "0|unsubscribe:mailto/1" "... frank unsubscribed, one lead (the mailbox's), none for the unsubscribe address"
 sqlq "update end_users set receive_marketing = 1, marketing_changed_at = '2026-01-01T00:00:00Z', marketing_changed_by = 'cli' where id = 4"
 
+# --- leadgate ingest and rules test take the unsubscribe address alike -------
+sqlq "update end_users set receive_marketing = 1, marketing_changed_by = 'cli' where id = 4"
+mail "$T/u5.eml" frank@customer.example unsubscribe u5@customer.example
+leads1=$(lead_count)
+out=$(lg rules test --rcpt "unsubscribe+$TOK4@example.test" "$T/u5.eml" 2>&1); rc=$?
+like "$rc/$out" "would unsubscribe" "rules test: the unsubscribe address would unsubscribe"
+is "$(flag 4)" "1|cli" "... and writes nothing"
+out=$(lg ingest --rcpt "unsubscribe+$TOK4@example.test" "$T/u5.eml"); rc=$?
+like "$rc/$out" "^0/unsubscribe\+lg-u4-[0-9a-f]{16}@example\.test: unsubscribed .*frank@customer\.example unsubscribed" \
+	"ingest: a valid token unsubscribes (exit 0)"
+is "$(flag 4)/$(lead_count)" "0|unsubscribe:mailto/$leads1" "... frank's flag is off, no lead"
+lg ingest --rcpt "unsubscribe+$forged@example.test" "$T/u5.eml" >/dev/null 2>&1; rc=$?
+is "$rc" 67 "ingest: a forged token is no recipient (exit 67)"
+sqlq "update end_users set receive_marketing = 1, marketing_changed_at = '2026-01-01T00:00:00Z', marketing_changed_by = 'cli' where id = 4"
+
 # --- leadgate unsubscribe TOKEN (the one-click URL's endpoint) ---------------
 sqlq "update end_users set receive_marketing = 1, marketing_changed_by = 'cli' where id = 2"
 out=$(lg unsubscribe "$TOK2"); rc=$?
