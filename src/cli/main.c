@@ -66,7 +66,7 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: leadgate [-c CONFIG] [-d DATABASE] [--json] COMMAND [ARGS...]\n\ncommands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nglobal options (anywhere on the line):\n%s\n"
 	        "`leadgate COMMAND --help` shows a command's subcommands and options. See leadgate(1).\n",
 	        cli_global_options_help);
