@@ -566,7 +566,7 @@ cmd_rcpt(lmtp_session *s, char *args)
 	/* a connection of its own only when RCPT needs the mailboxes table;
 	 * the look-up runs on a worker thread, which a busy database may keep
 	 * for busy_timeout_ms, while the loop serves the other sessions */
-	if (lg_rcpt_needs_store(cfg)) {
+	if (lg_rcpt_needs_store(cfg, addr)) {
 		rcpt_lookup q = { s, cfg, addr, FALSE, FALSE, NULL };
 
 		lmtp_loop_offload(rcpt_lookup_run, &q);
@@ -719,6 +719,9 @@ session_deliver(lmtp_session *s, lmtp_sink *k)
 			break;
 		case LG_RCPT_UNKNOWN:
 			lmtp_io_reply(s->io, "550 5.1.1 <%s> User unknown", rcpt);
+			break;
+		case LG_RCPT_UNSUBSCRIBED:
+			lmtp_io_reply(s->io, "250 2.0.0 <%s> Ok: unsubscribed", rcpt);
 			break;
 		case LG_RCPT_PENDING:
 		default:

@@ -26,6 +26,8 @@
 #include "chain.h"
 #include "address.h"
 #include "ref.h"
+#include "store_unsub.h"
+#include "unsubscribe.h"
 
 static void
 trace(lg_rcpt_result *res, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -514,7 +516,14 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 	g_autofree char *mode = NULL;
 	if (!lg_store_mailbox_lookup(c->st, rcpt, &mailbox_id, &mode, error))
 		return FALSE;
-	if (mode == NULL) {
+	if (mode == NULL && g_strcmp0(c->cfg->catch_all, "none") == 0 && lg_rcpt_is_mailer_from(c->cfg, rcpt)) {
+		/* campaign mail's sender takes its bounces and replies even
+		 * without a catch-all: as a mailbox of mode existing (a known
+		 * end user's reply makes a ticket, a stranger's an unread lead)
+		 * unless it is a mailbox of its own */
+		mode = g_strdup("existing");
+		trace(res, "mailbox: %s is [mailer] from, not a mailbox; mode existing", rcpt);
+	} else if (mode == NULL) {
 		if (g_strcmp0(c->cfg->catch_all, "none") == 0) {
 			res->status = LG_RCPT_UNKNOWN;
 			res->reason = g_strdup("not a mailbox and no catch-all");
@@ -620,6 +629,31 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 	else
 		trace(res, "4 lead reply: no");
 
+	/* 4b. reply to a campaign message: only by its keyed lg-C Message-ID
+	 * (never a subject), the lead is that send's end user's, source
+	 * "Mailer: NAME" (SPEC §11); the chain goes on (automatic mail stays
+	 * automatic), and step 6 decides as for a known end user */
+	gint64 send = 0;
+	g_autofree char *campaign = NULL;
+	g_autofree char *campaign_source = NULL;
+	if (!(msg->auto_flags & LG_AUTO_LOOP) && lg_campaign_ref_find(c->ref_key, msg, &send)) {
+		gint64 eu, org;
+		if (!lg_store_campaign_send(c->st, send, &eu, &org, &campaign, error))
+			return FALSE;
+		if (campaign != NULL) {
+			l.contact_id = eu;
+			l.organization_id = org;
+			campaign_source = g_strdup_printf("Mailer: %s", campaign);
+			l.source = campaign_source;
+			trace(res, "4b campaign reply: yes, send %" G_GINT64_FORMAT " of campaign %s, end user %" G_GINT64_FORMAT,
+			      send, campaign, eu);
+		} else {
+			trace(res, "4b campaign reply: send %" G_GINT64_FORMAT " is no campaign send (or its end user is gone)", send);
+		}
+	} else {
+		trace(res, "4b campaign reply: no");
+	}
+
 	/* the lead.replied event follows the insert, whichever step decides */
 	gboolean ok = FALSE;
 	if (automatic) {
@@ -630,8 +664,17 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 	}
 	trace(res, "5 automatic: no");
 
-	/* 6. known end user */
+	/* 4b in mode never: a lead of the end user, no ticket */
+	if (campaign_source && g_strcmp0(mode, "never") == 0) {
+		decide(res, &l, "unread", "campaign-reply", "replies to campaign %s; mode never: no ticket", campaign);
+		trace(res, "6 campaign reply in mode never: unread");
+		ok = insert_lead(c, &l, res, error) && raise_event(c, res, "lead.created", l.id, 0, error);
+		goto replied;
+	}
+
+	/* 6. known end user (or the end user a campaign reply names) */
 	if (l.contact_id && g_strcmp0(mode, "never") != 0) {
+		const char *by = campaign_source ? "campaign-reply" : "known-contact";
 		gboolean spoof = g_strcmp0(c->dmarc, "fail") == 0 || g_strcmp0(c->spf, "fail") == 0;
 		trace(res, "6 auth: spf=%s%s%s%s dmarc=%s; %u forged Authentication-Results ignored",
 		      c->spf ? c->spf : "-", c->spf_source ? " (" : "", c->spf_source ? c->spf_source : "",
@@ -639,7 +682,7 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 		if (spoof) {
 			gboolean dmarc_fail = g_strcmp0(c->dmarc, "fail") == 0;
 			l.suspected_spoof = TRUE;
-			decide(res, &l, "unread", "known-contact", "sender %s is a known end user, but %s failed (%s): suspected spoof",
+			decide(res, &l, "unread", by, "sender %s is a known end user, but %s failed (%s): suspected spoof",
 			       c->sender_email, dmarc_fail ? "DMARC" : "SPF",
 			       dmarc_fail || g_strcmp0(c->spf_source, "header") == 0 ? "trusted Authentication-Results"
 			                                                          : "leadgate's SPF check");
@@ -648,8 +691,10 @@ lg_chain_decide(lg_chain *c, const char *rcpt, lg_rcpt_result *res, GError **err
 		} else {
 			trace(res, "6 known end user: yes (%s)", c->sender_email);
 			ticket_args ta = { .created_from = "email" };
-			g_autofree char *why = g_strdup_printf("sender %s is a known end user; mode %s", c->sender_email, mode);
-			ok = open_ticket(c, &l, res, &ta, "known-contact", why, error);
+			g_autofree char *why = campaign_source
+				? g_strdup_printf("replies to campaign %s (send %" G_GINT64_FORMAT "); mode %s", campaign, send, mode)
+				: g_strdup_printf("sender %s is a known end user; mode %s", c->sender_email, mode);
+			ok = open_ticket(c, &l, res, &ta, by, why, error);
 		}
 		goto replied;
 	}

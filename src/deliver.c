@@ -16,7 +16,9 @@
 #include "deliver.h"
 #include "chain.h"
 #include "store_sync.h"
+#include "store_unsub.h"
 #include "sync.h"
+#include "unsubscribe.h"
 
 struct lg_delivery {
 	lg_raw *raw;
@@ -129,6 +131,67 @@ apply_sync(lg_delivery *d, lg_store *st, const lg_config *cfg, GError **error)
 	return TRUE;
 }
 
+/* The unsubscribe recipients (SPEC §11): a valid token withdraws the end
+ * user's consent, in this delivery's savepoint, so it is durable exactly
+ * when the delivery is; any other recipient at that address is unknown.
+ * Neither is a lead. *@others_r: how many recipients are left for the
+ * chain. */
+static gboolean
+apply_unsubscribes(lg_delivery *d, lg_store *st, const lg_config *cfg, const char *key,
+                   guint *others_r, GError **error)
+{
+	*others_r = 0;
+	for (guint i = 0; i < d->results->len; i++) {
+		lg_rcpt_result *r = d->results->pdata[i];
+		g_autofree char *token = NULL;
+		gint64 end_user;
+		if (!lg_unsub_rcpt(cfg, r->recipient, &token)) {
+			(*others_r)++;
+			continue;
+		}
+		r->decided_by = g_strdup("unsubscribe");
+		if (token == NULL || !lg_unsub_token_verify(key, token, &end_user)) {
+			r->status = LG_RCPT_UNKNOWN;
+			r->reason = g_strdup(token ? "the unsubscribe address with a token that does not verify"
+			                           : "the unsubscribe address without a token");
+			g_ptr_array_add(r->trace, g_strdup_printf("unsubscribe: %s", r->reason));
+			continue;
+		}
+		lg_unsub_outcome o;
+		if (!lg_store_unsubscribe(st, end_user, "mailto", token, d->msg->message_id, &o, error))
+			return FALSE;
+		r->status = LG_RCPT_UNSUBSCRIBED;
+		r->reason = !o.found ? g_strdup_printf("end user %" G_GINT64_FORMAT " is gone: nothing to withdraw", end_user)
+		          : o.changed ? g_strdup_printf("%s unsubscribed", o.email)
+		          : g_strdup_printf("%s was unsubscribed already: nothing changed", o.email);
+		g_ptr_array_add(r->trace, g_strdup_printf("unsubscribe: %s", r->reason));
+		lg_unsub_outcome_clear(&o);
+	}
+	return TRUE;
+}
+
+/* A hard bounce of a campaign message: only a verified lg-C reference
+ * ties a report to a send (SPEC §11); the report's other fields are a
+ * stranger's to write. The report itself goes on through the chain as
+ * automatic mail (SPEC §3). */
+static gboolean
+apply_campaign_bounce(lg_delivery *d, lg_store *st, const char *key, gint64 message_row, GError **error)
+{
+	gint64 send;
+	if (!lg_dsn_permanent(d->msg->dsn) || !lg_campaign_ref_find(key, d->msg, &send))
+		return TRUE;
+	g_autofree char *addr = NULL;
+	if (!lg_store_campaign_bounce(st, send, d->msg->dsn, message_row, &addr, error))
+		return FALSE;
+	for (guint i = 0; i < d->results->len; i++) {
+		lg_rcpt_result *r = d->results->pdata[i];
+		if (r->status == LG_RCPT_PENDING)
+			g_ptr_array_add(r->trace, addr ? g_strdup_printf("campaign bounce: send %" G_GINT64_FORMAT " bounced; %s undeliverable", send, addr)
+			                               : g_strdup_printf("campaign bounce: send %" G_GINT64_FORMAT " is no campaign send", send));
+	}
+	return TRUE;
+}
+
 static gboolean
 apply_chain(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *rules, GError **error)
 {
@@ -136,17 +199,27 @@ apply_chain(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_rules *
 	if (!lg_chain_init(&c, st, cfg, rules, d->msg, d->env, error))
 		return FALSE;
 	gboolean ok = FALSE, created;
+	guint others;
 	if (lg_fault_injected("chain")) {
 		g_set_error(error, LG_CHAIN_ERROR, LG_CHAIN_ERROR_INJECTED, "injected chain failure");
 		goto out;
 	}
+	if (!apply_unsubscribes(d, st, cfg, c.ref_key, &others, error))
+		goto out;
+	if (others == 0) {
+		ok = TRUE;   /* only unsubscribes: nothing of the message is kept */
+		goto out;
+	}
 	if (!lg_store_raw_put(st, d->raw, error) ||
-	    !lg_store_message_put(st, d->msg, d->env, &c.facts, &c.message_row, &created, error))
+	    !lg_store_message_put(st, d->msg, d->env, &c.facts, &c.message_row, &created, error) ||
+	    !apply_campaign_bounce(d, st, c.ref_key, c.message_row, error))
 		goto out;
 	guint users = 0;
 	for (guint i = 0; i < d->results->len; i++) {
 		lg_rcpt_result *r = d->results->pdata[i];
 		gboolean user;
+		if (r->status != LG_RCPT_PENDING)
+			continue;   /* an unsubscribe recipient */
 		if (!rcpt_is_user(st, r->recipient, &user, error))
 			goto out;
 		if (user) {
@@ -231,9 +304,20 @@ lg_deliver_dry_run(lg_delivery *d, lg_store *st, const lg_config *cfg, const lg_
 }
 
 gboolean
-lg_rcpt_needs_store(const lg_config *cfg)
+lg_rcpt_needs_store(const lg_config *cfg, const char *rcpt)
 {
-	return g_strcmp0(cfg->catch_all, "none") == 0;
+	if (g_strcmp0(cfg->catch_all, "none") == 0)
+		return TRUE;
+	g_autofree char *canon = rcpt ? lg_addr_normalize(rcpt) : NULL;
+	return canon != NULL && lg_unsub_rcpt(cfg, canon, NULL);
+}
+
+/* [mailer] from: where campaign mail's bounces and replies come back */
+gboolean
+lg_rcpt_is_mailer_from(const lg_config *cfg, const char *canon)
+{
+	g_autofree char *from = cfg->mailer_from ? lg_addr_normalize(cfg->mailer_from) : NULL;
+	return from != NULL && g_strcmp0(from, canon) == 0;
 }
 
 gboolean
@@ -245,13 +329,25 @@ lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt, gboolean *
 	*known = FALSE;
 	if (canon == NULL)
 		return TRUE;
-	if (!lg_rcpt_needs_store(cfg)) {
+	g_autofree char *token = NULL;
+	if (lg_unsub_rcpt(cfg, canon, &token)) {
+		/* the unsubscribe address: only with a token that verifies */
+		g_autofree char *key = NULL;
+		gint64 end_user;
+		if (token == NULL)
+			return TRUE;
+		if (!lg_store_setting(st, "ref_key", &key, error))
+			return FALSE;
+		*known = lg_unsub_token_verify(key, token, &end_user);
+		return TRUE;
+	}
+	if (!lg_rcpt_needs_store(cfg, canon)) {
 		*known = TRUE;   /* the catch-all takes every address: nothing to look up */
 		return TRUE;
 	}
 	if (!lg_store_mailbox_lookup(st, canon, &id, &mode, error))
 		return FALSE;
-	*known = mode != NULL || g_strcmp0(cfg->catch_all, "none") != 0;
+	*known = mode != NULL || g_strcmp0(cfg->catch_all, "none") != 0 || lg_rcpt_is_mailer_from(cfg, canon);
 	if (!*known) {
 		/* a sales rep's own address takes their copy for the email sync */
 		gboolean user;
@@ -300,6 +396,7 @@ lg_rcpt_status_name(lg_rcpt_status s)
 	case LG_RCPT_DUPLICATE: return "duplicate";
 	case LG_RCPT_QUARANTINED: return "quarantined";
 	case LG_RCPT_UNKNOWN: return "unknown-recipient";
+	case LG_RCPT_UNSUBSCRIBED: return "unsubscribed";
 	default: return "pending";
 	}
 }

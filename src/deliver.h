@@ -48,7 +48,9 @@ typedef enum {
 	LG_RCPT_RECORDED,      /* a lead (and maybe a ticket) was written */
 	LG_RCPT_DUPLICATE,     /* already delivered to this recipient: nothing new */
 	LG_RCPT_QUARANTINED,   /* the chain failed; the raw message is quarantined */
-	LG_RCPT_UNKNOWN        /* not a mailbox and no catch-all: refuse (5.1.1) */
+	LG_RCPT_UNKNOWN,       /* not a mailbox and no catch-all: refuse (5.1.1) */
+	LG_RCPT_UNSUBSCRIBED   /* the unsubscribe address with a valid token: consent
+	                        * withdrawn (or already off); no lead, ever */
 } lg_rcpt_status;
 
 typedef struct {
@@ -99,14 +101,20 @@ gboolean lg_deliver_dry_run(lg_delivery *d, lg_store *st, const lg_config *cfg,
                             const lg_rules *rules, GError **error);
 
 /* RCPT-time check: is @rcpt a mailbox leadgate accepts (or covered by the
- * catch-all)? Sets *@known. Store errors are temporary. Only with
- * catch_all = none does it read the store (lg_rcpt_needs_store); @st may
- * be NULL otherwise. */
-gboolean lg_rcpt_needs_store(const lg_config *cfg);
+ * catch-all)? Sets *@known. Store errors are temporary. It reads the
+ * store only with catch_all = none, or for the unsubscribe address (whose
+ * token it verifies with the database's key; without a valid token that
+ * address is unknown whatever the catch-all): lg_rcpt_needs_store(cfg,
+ * rcpt); @st may be NULL otherwise. [mailer] from is always accepted (its
+ * bounces and replies come back to it). */
+gboolean lg_rcpt_needs_store(const lg_config *cfg, const char *rcpt);
+/* Is @canon [mailer] from? */
+gboolean lg_rcpt_is_mailer_from(const lg_config *cfg, const char *canon);
 gboolean lg_rcpt_accepts(lg_store *st, const lg_config *cfg, const char *rcpt,
                          gboolean *known, GError **error);
 
-/* "recorded", "duplicate", "quarantined", "unknown-recipient", "pending" (static). */
+/* "recorded", "duplicate", "quarantined", "unknown-recipient",
+ * "unsubscribed", "pending" (static). */
 const char *lg_rcpt_status_name(lg_rcpt_status status);
 
 /* One log line for a recipient result (no trailing newline), as in SPEC §9. */

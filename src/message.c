@@ -1629,6 +1629,23 @@ done:
 	return msg;
 }
 
+gboolean
+lg_dsn_recipient_permanent(const lg_dsn_recipient *r)
+{
+	if (g_strcmp0(r->action, "delayed") == 0)
+		return FALSE;
+	return r->status ? r->status[0] == '5' : g_strcmp0(r->action, "failed") == 0;
+}
+
+gboolean
+lg_dsn_permanent(const lg_dsn *dsn)
+{
+	for (guint i = 0; dsn != NULL && i < dsn->recipients->len; i++)
+		if (lg_dsn_recipient_permanent(dsn->recipients->pdata[i]))
+			return TRUE;
+	return FALSE;
+}
+
 static void
 dsn_free(lg_dsn *dsn)
 {

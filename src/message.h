@@ -106,6 +106,12 @@ typedef struct {
  * @error only when the source is empty or unreadable. */
 lg_message *lg_message_parse(lg_raw *raw, const lg_parse_options *opts, GError **error);
 void lg_message_free(lg_message *msg);
+/* A permanent failure (RFC 3464): Status 5.x.x, or with no Status an
+ * Action of failed; never a delayed one. */
+gboolean lg_dsn_recipient_permanent(const lg_dsn_recipient *r);
+/* The report names at least one recipient with a permanent failure (a
+ * hard bounce); FALSE for NULL. */
+gboolean lg_dsn_permanent(const lg_dsn *dsn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lg_message, lg_message_free)
 
 /* First value of header @name (case-insensitive), borrowed, or NULL. */

@@ -46,6 +46,7 @@ static const char *const migrations[] = {
 	"003_sync.sql",
 	"004_outbox.sql",
 	"005_mailer.sql",
+	"006_unsubscribes.sql",
 };
 
 int

@@ -166,8 +166,7 @@ message_link_dsn(lg_store *st, const lg_message *msg, gint64 id, GError **error)
 	}
 	for (guint i = 0; i < msg->dsn->recipients->len; i++) {
 		lg_dsn_recipient *r = msg->dsn->recipients->pdata[i];
-		gboolean permanent = r->status ? r->status[0] == '5' : g_strcmp0(r->action, "failed") == 0;
-		if (r->address == NULL || !permanent || g_strcmp0(r->action, "delayed") == 0)
+		if (r->address == NULL || !lg_dsn_recipient_permanent(r))
 			continue;
 		if (!store_exec(st, "INSERT INTO undeliverable (address, status, diagnostic, dsn_message_id) VALUES (?, ?, ?, ?) "
 		                "ON CONFLICT (address) DO UPDATE SET status = excluded.status, diagnostic = excluded.diagnostic, "
@@ -462,6 +461,9 @@ lg_store_ticket_reopen(lg_store *st, gint64 ticket_id, gboolean *reopened_r, GEr
 	return TRUE;
 }
 
+/* Organizations and end users made from mail (or a rule) never consented
+ * to marketing mail (SPEC §11): their flag is written off here, and the
+ * schema's triggers (sql/005_mailer.sql) turn off any other insert's. */
 gboolean
 lg_store_org_ensure(lg_store *st, const char *name, const char *created_from, gint64 *id_r, GError **error)
 {
@@ -469,7 +471,7 @@ lg_store_org_ensure(lg_store *st, const char *name, const char *created_from, gi
 	g_autofree char *clamped = NULL;
 	if (g_utf8_strlen(name, -1) > 500)
 		name = clamped = g_utf8_substring(name, 0, 500);
-	if (!store_exec(st, "INSERT INTO organizations (name, created_from) VALUES (?, ?) ON CONFLICT DO NOTHING",
+	if (!store_exec(st, "INSERT INTO organizations (name, created_from, receive_marketing) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
 	                "ss", NULL, error, name, created_from))
 		return FALSE;
 	return store_get_int(st, "SELECT id FROM organizations WHERE name = ? COLLATE NOCASE", "s", id_r, NULL, error, name);
@@ -484,7 +486,7 @@ lg_store_org_create_for_domain(lg_store *st, const char *domain, const char *cre
 	for (int n = 1; n <= 20 && *id_r == 0; n++) {
 		g_autofree char *name = n == 1 ? g_strdup(domain) : g_strdup_printf("%s (%d)", domain, n);
 		gint64 changes = 0;
-		if (!store_exec(st, "INSERT INTO organizations (name, created_from) VALUES (?, ?) ON CONFLICT DO NOTHING",
+		if (!store_exec(st, "INSERT INTO organizations (name, created_from, receive_marketing) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
 		                "ss", &changes, error, name, created_from))
 			return FALSE;
 		if (changes > 0)
@@ -503,7 +505,7 @@ lg_store_org_domain_add(lg_store *st, gint64 org_id, const char *domain, GError 
 gboolean
 lg_store_end_user_ensure(lg_store *st, const char *email, const char *name, gint64 org_id, gint64 *id_r, GError **error)
 {
-	if (!store_exec(st, "INSERT INTO end_users (email, name, organization_id) VALUES (?, ?, nullif(?, 0)) "
+	if (!store_exec(st, "INSERT INTO end_users (email, name, organization_id, receive_marketing) VALUES (?, ?, nullif(?, 0), 0) "
 	                "ON CONFLICT (email) DO UPDATE SET organization_id = coalesce(end_users.organization_id, excluded.organization_id)",
 	                "ssi", NULL, error, email, name, org_id))
 		return FALSE;

@@ -139,6 +139,11 @@ gboolean lg_store_lead_assign(lg_store *st, gint64 id, const char *user_email, G
 gboolean lg_store_lead_set(lg_store *st, gint64 id, const char *field, const char *value, GError **error);
 gboolean lg_store_ticket_list(lg_store *st, const char *status, lg_table **out, GError **error);
 gboolean lg_store_ticket_show(lg_store *st, gint64 number, lg_table **ticket_r, lg_table **thread_r, GError **error);
+/* `ticket set NUMBER status|priority|type VALUE` and `ticket assign`
+ * (store_ticket.c); each its own transaction. */
+extern const char *const lg_ticket_statuses[];   /* the schema's, NULL-terminated */
+gboolean lg_store_ticket_set(lg_store *st, gint64 number, const char *field, const char *value, GError **error);
+gboolean lg_store_ticket_assign(lg_store *st, gint64 number, const char *user_email, GError **error);
 gboolean lg_store_quarantine_list(lg_store *st, gboolean pending_only, lg_table **out, GError **error);
 /* The stored envelope and raw hash of a quarantined / stored message. */
 gboolean lg_store_quarantine_get(lg_store *st, gint64 id, char **sha_r, lg_envelope **env_r, GError **error);

@@ -140,5 +140,6 @@ int cmd_search(lg_cli *cli, int argc, char **argv);          /* search (cmd_mail
 int cmd_mailer(lg_cli *cli, int argc, char **argv);
 int cmd_contact_set(lg_cli *cli, int argc, char **argv);     /* contact set (cmd_mailer.c) */
 int cmd_org_set(lg_cli *cli, int argc, char **argv);         /* org set (cmd_mailer.c) */
+int cmd_unsubscribe(lg_cli *cli, int argc, char **argv);
 
 #endif

@@ -205,6 +205,7 @@ outcome_name(lg_rcpt_status s)
 	case LG_RCPT_DUPLICATE: return "duplicate";
 	case LG_RCPT_QUARANTINED: return "would be quarantined";
 	case LG_RCPT_UNKNOWN: return "unknown recipient";
+	case LG_RCPT_UNSUBSCRIBED: return "would unsubscribe";
 	default: return "pending";
 	}
 }

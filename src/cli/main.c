@@ -28,7 +28,8 @@ static const char *const lead_subs[] = {
 	"list [--status unread|won|lost] [--hidden]", "show ID", "spam ID", "unspam ID",
 	"convert ID [--org] [--ticket]", "assign ID USER", "set ID FIELD VALUE", NULL
 };
-static const char *const ticket_subs[] = { "list [--status S]", "show NUMBER", "subscribe NUMBER USER", NULL };
+static const char *const ticket_subs[] = { "list [--status S]", "show NUMBER", "subscribe NUMBER USER",
+	"set NUMBER status|priority|type VALUE", "assign NUMBER USER", NULL };
 static const char *const user_subs[] = { "add EMAIL --role R [--name N]", "remove EMAIL", "list",
 	"sync EMAIL on|off", "keywords EMAIL add|remove|list [WORD]", "exclude EMAIL add|remove|list [ITEM]",
 	"notify EMAIL add|remove|list [EVENT] [--scope any|my|subscribed] (--webhook URL [--secret-file F] | --email)", NULL };
@@ -55,13 +56,15 @@ static const cli_command commands[] = {
 	{ "mailbox", cmd_mailbox, "inbound mailboxes: add, list", mailbox_subs, NULL },
 	{ "spam", cmd_spam, "the spam list: add, remove, list", spam_subs, NULL },
 	{ "lead", cmd_lead, "leads: list, show, spam, unspam, convert, assign, set", lead_subs, NULL },
-	{ "ticket", cmd_ticket, "tickets: list, show, subscribe", ticket_subs, NULL },
+	{ "ticket", cmd_ticket, "tickets: list, show, subscribe, set, assign", ticket_subs, NULL },
 	{ "user", cmd_user, "users (techs, sales reps): add, remove, list, sync, keywords, exclude, notify", user_subs, NULL },
 	{ "log", cmd_log, "the email sync log", NULL, "[--user U] [--since today|yesterday|7d|30d|DATE] [--until DATE] [--search TEXT]" },
 	{ "purge", cmd_purge, "drop raw messages and bodies older than [sync] retention_days", NULL, "[--dry-run]" },
 	{ "outbox", cmd_outbox, "notifications waiting or sent: list, retry, run (for cron)", outbox_subs, NULL },
 	{ "search", cmd_search, "saved organization searches: save, list, show", search_subs, NULL },
 	{ "mailer", cmd_mailer, "campaigns: create, list, preview, send, run (for cron), pause, resume", mailer_subs, NULL },
+	{ "unsubscribe", cmd_unsubscribe, "withdraw an end user's marketing consent by their keyed token (RFC 8058 one-click)",
+	  NULL, "TOKEN" },
 	{ "replay", cmd_replay, "run stored or quarantined messages through the chain again", NULL,
 	  "[--quarantine] [ID...]" },
 	{ "config", cmd_config, "configuration: check, defaults", config_subs, NULL },
@@ -72,7 +75,7 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: leadgate [-c CONFIG] [-d DATABASE] [--json] COMMAND [ARGS...]\n\ncommands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nglobal options (anywhere on the line):\n%s\n"
 	        "`leadgate COMMAND --help` shows a command's subcommands and options. See leadgate(1).\n",
 	        cli_global_options_help);

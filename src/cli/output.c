@@ -129,7 +129,7 @@ static const char *const number_columns[] = {
 	"expected_value", "comments", "size", "attempts", "schema_version", NULL
 };
 static const char *const boolean_columns[] = {
-	"hidden", "suspected_spoof", "automatic", "sync_enabled", "receive_marketing", "public", "ok", "listed", "removed", NULL
+	"hidden", "suspected_spoof", "automatic", "sync_enabled", "receive_marketing", "public", "ok", "listed", "removed", "changed", NULL
 };
 
 /* a JSON number as SQLite prints INTEGER and REAL values: -?D+(.D+)?(e[+-]D+)? */

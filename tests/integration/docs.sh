@@ -41,5 +41,7 @@ is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_unread_lead
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_notifications')")" \
    "id,at,event,user_email,channel,state,attempts,last_error,target,next_attempt_at,sent_at,webhook_id,lead_id,ticket_number" \
    "v_notifications has the columns of SPEC §8 in order, then more"
-is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "5/wal" "schema version tracked, WAL on"
+# one schema version per numbered migration in sql/ (whoever adds the next)
+nmig=$(ls "$top_srcdir"/sql/[0-9][0-9][0-9]_*.sql | wc -l)
+is "$(sqlq "pragma user_version")/$(sqlq "pragma journal_mode")" "$nmig/wal" "schema version tracked (one per migration), WAL on"
 done_testing
