@@ -28,9 +28,13 @@ read_cb(char *buf, size_t size, size_t n, void *p)
 {
 	reader *r = p;
 	gsize want = MIN(size * n, r->len - r->off);
-	/* the last bytes: nothing of them, nor the end of DATA after them, is
-	 * on the wire until this returns */
-	if (r->off + want == r->len && !r->hooked && r->s->hook) {
+	/* The read after the last byte: every byte of the message has been
+	 * written to the socket (libcurl sends what a read gave before it
+	 * reads again), and the end of DATA follows as soon as this returns 0
+	 * (no size is declared when there is a hook, so libcurl reads until
+	 * 0). Running the hook here, rather than before the last bytes, leaves
+	 * as little as possible between its commit and the end of DATA. */
+	if (want == 0 && !r->hooked && r->s->hook) {
 		r->hooked = TRUE;
 		if (!r->s->hook(r->s->hook_data))
 			return CURL_READFUNC_ABORT;
@@ -111,7 +115,10 @@ send_one(lg_smtp *s, const char *from, const char *rcpt, const char *data, gsize
 	curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, mfrom);
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, to);
 	curl_easy_setopt(s->h, CURLOPT_READDATA, &rd);
-	curl_easy_setopt(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t) len);
+	/* with a data hook, no size: libcurl then reads until the callback
+	 * returns 0, the read where the hook runs (read_cb); a declared size
+	 * ends the upload without that last read */
+	curl_easy_setopt(s->h, CURLOPT_INFILESIZE_LARGE, s->hook ? (curl_off_t) -1 : (curl_off_t) len);
 	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(s->h);
 	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &res->code);

@@ -33,9 +33,10 @@ typedef struct {
 	gboolean data_done;         /* the data hook ran: the end of DATA may have reached the MTA */
 } lg_smtp_result;
 
-/* Called once per transaction from inside libcurl's read callback, when
- * the message's last byte is handed over: the MTA cannot have the end of
- * DATA before the hook returns. FALSE aborts the transfer (the MTA never
+/* Called once per transaction from inside libcurl's read callback, on
+ * the read after the message's last byte (every byte of it is written to
+ * the socket by then): the MTA cannot have the end of DATA before the hook
+ * returns, and libcurl sends it right after. FALSE aborts the transfer (the MTA never
  * sees the end of DATA, so it drops the message). The mailer makes its
  * "phase data" mark durable here (see mailer.c). */
 typedef gboolean (*lg_smtp_data_hook)(gpointer data);
