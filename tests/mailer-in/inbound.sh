@@ -189,7 +189,6 @@ is "$(sqlq "select decided_by || '|' || status || '|' || coalesce(ticket_id, 0) 
 
 # a forged one: the same report naming send 4 with a MAC that does not verify
 sqlq "update end_users set receive_marketing = 1, marketing_changed_by = 'cli' where id = 4"
-sed -e 's/erin@customer/frank@customer/' "$T/b3.eml" > /dev/null
 dsn "$T/b4.eml" "lg-C4-0000000000000000@example.test" dsn4@mx.customer.example
 sed -i 's/erin@customer.example/frank@customer.example/' "$T/b4.eml"
 out=$(lmtp "<>" news@example.test "$T/b4.eml")
@@ -199,6 +198,14 @@ is "$(sqlq "select bounced_at is null from outbox where id = 4")/$(flag 4)" "1/1
 dsn "$T/b5.eml" "msg_c4@example.test" dsn5@mx.customer.example
 lmtp "<>" news@example.test "$T/b5.eml" >/dev/null
 is "$(sqlq "select count(*) from outbox where bounced_at is not null")/$(flag 4)" "1/1|cli" "an unkeyed DSN changes no send and no consent"
+is "$(sqlq "select count(*) from undeliverable where address = 'frank@customer.example'")" 0 \
+   "... and neither marks frank, a campaign recipient, undeliverable"
+# an unkeyed report about an address the mailer never sent to: marked as before (SPEC §3)
+dsn "$T/b6.eml" "other-6@example.test" dsn6@mx.customer.example
+sed -i 's/erin@customer.example/ivan@elsewhere.example/' "$T/b6.eml"
+lmtp "<>" news@example.test "$T/b6.eml" >/dev/null
+is "$(sqlq "select status from undeliverable where address = 'ivan@elsewhere.example'")" "5.1.1" \
+   "an unkeyed hard bounce for an address that gets no campaign mail still marks it undeliverable"
 
 # --- replies to a campaign message -------------------------------------------
 TIX0=$(sqlq "select count(*) from tickets")
