@@ -77,7 +77,7 @@ is "$(sqlq "select source || '|' || decided_by || '|' || contact_id from leads l
 # an address whose transport is error(8) at RCPT already)
 printf 'From: news@example.com\nTo: erin@gone.test\nSubject: Autumn\nMessage-Id: <%s@example.com>\n\nHello\n' "$(ref C 2)" |
 	sendmail -C "$PFC" -f news@example.com erin@gone.test
-is "$?" 0 "a campaign message to erin@gone.test is handed to Postfix"
+is "$?" 0 "a campaign message to erin@gone.test is handed to Postfix (sendmail)"
 check "... Postfix bounces it" log_wait 'to=<erin@gone\.test>.*status=bounced' 20
 bounced() { [ "$(sqlq "select count(*) from outbox where id = 2 and bounced_at is not null")" = 1 ]; }
 check "... and its report, to news@, reaches leadgate" wait_for bounced
