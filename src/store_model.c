@@ -168,7 +168,13 @@ message_link_dsn(lg_store *st, const lg_message *msg, gint64 id, GError **error)
 		lg_dsn_recipient *r = msg->dsn->recipients->pdata[i];
 		if (r->address == NULL || !lg_dsn_recipient_permanent(r))
 			continue;
-		if (!store_exec(st, "INSERT INTO undeliverable (address, status, diagnostic, dsn_message_id) VALUES (?, ?, ?, ?) "
+		/* An address the mailer sends campaigns to is marked only by a
+		 * bounce that a keyed reference ties to one of its sends
+		 * (store_unsub.c): a report's fields are a stranger's to write,
+		 * and a forged one must not keep campaign mail from anyone. */
+		if (!store_exec(st, "INSERT INTO undeliverable (address, status, diagnostic, dsn_message_id) "
+		                "SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS "
+		                "(SELECT 1 FROM outbox WHERE kind = 'campaign' AND recipient = ?1) "
 		                "ON CONFLICT (address) DO UPDATE SET status = excluded.status, diagnostic = excluded.diagnostic, "
 		                "dsn_message_id = excluded.dsn_message_id, at = " NOW,
 		                "sssi", NULL, error, r->address, r->status, r->diagnostic, id))

@@ -93,5 +93,6 @@ lg_campaign_ref_find(const char *key, const lg_message *msg, gint64 *outbox_id_r
 	for (guint i = msg->references->len; i > 0; i--)
 		if (campaign_ref(key, msg->references->pdata[i - 1], outbox_id_r))
 			return TRUE;
-	return FALSE;
+	/* the keyed line of the body, for a client that dropped References */
+	return lg_ref_find_kind(key, msg->body_text, 'C', outbox_id_r);
 }

@@ -43,7 +43,9 @@ gboolean lg_unsub_token_verify(const char *key, const char *token, gint64 *end_u
 
 /* The campaign send (outbox id) @msg refers to by a keyed lg-C reference:
  * a delivery-status report's original Message-ID first, then In-Reply-To,
- * then References (newest first). FALSE when none verifies. */
+ * then References (newest first), then the text body (the short reference
+ * line of leadgate's mail, quoted by a client that dropped References).
+ * FALSE when none verifies. */
 gboolean lg_campaign_ref_find(const char *key, const lg_message *msg, gint64 *outbox_id_r);
 
 G_END_DECLS

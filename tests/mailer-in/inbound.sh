@@ -189,7 +189,6 @@ is "$(sqlq "select decided_by || '|' || status || '|' || coalesce(ticket_id, 0) 
 
 # a forged one: the same report naming send 4 with a MAC that does not verify
 sqlq "update end_users set receive_marketing = 1, marketing_changed_by = 'cli' where id = 4"
-sed -e 's/erin@customer/frank@customer/' "$T/b3.eml" > /dev/null
 dsn "$T/b4.eml" "lg-C4-0000000000000000@example.test" dsn4@mx.customer.example
 sed -i 's/erin@customer.example/frank@customer.example/' "$T/b4.eml"
 out=$(lmtp "<>" news@example.test "$T/b4.eml")
@@ -199,6 +198,14 @@ is "$(sqlq "select bounced_at is null from outbox where id = 4")/$(flag 4)" "1/1
 dsn "$T/b5.eml" "msg_c4@example.test" dsn5@mx.customer.example
 lmtp "<>" news@example.test "$T/b5.eml" >/dev/null
 is "$(sqlq "select count(*) from outbox where bounced_at is not null")/$(flag 4)" "1/1|cli" "an unkeyed DSN changes no send and no consent"
+is "$(sqlq "select count(*) from undeliverable where address = 'frank@customer.example'")" 0 \
+   "... and neither marks frank, a campaign recipient, undeliverable"
+# an unkeyed report about an address the mailer never sent to: marked as before (SPEC §3)
+dsn "$T/b6.eml" "other-6@example.test" dsn6@mx.customer.example
+sed -i 's/erin@customer.example/ivan@elsewhere.example/' "$T/b6.eml"
+lmtp "<>" news@example.test "$T/b6.eml" >/dev/null
+is "$(sqlq "select status from undeliverable where address = 'ivan@elsewhere.example'")" "5.1.1" \
+   "an unkeyed hard bounce for an address that gets no campaign mail still marks it undeliverable"
 
 # --- replies to a campaign message -------------------------------------------
 TIX0=$(sqlq "select count(*) from tickets")
@@ -214,6 +221,12 @@ mail "$T/r2.eml" gina@elsewhere.example "Re: Spring news" r2@elsewhere.example "
 lmtp gina@elsewhere.example support@example.test "$T/r2.eml" >/dev/null
 is "$(sqlq "select source || '|' || decided_by || '|' || contact_id from leads l join messages m on m.id = l.message_id where m.message_id = 'r2@elsewhere.example'")" \
    "Mailer: Spring news|campaign-reply|2" "a reply through another mailbox, by another sender: a lead of the send's end user"
+# a client that dropped References: the keyed line of the body, quoted
+mail "$T/r6.eml" dave@customer.example "Re: Spring news" r6@customer.example
+printf '> Spring news\n> [ref:%s]\n' "$(ref C 2)" >> "$T/r6.eml"
+lmtp dave@customer.example news@example.test "$T/r6.eml" >/dev/null
+is "$(sqlq "select source || '|' || decided_by || '|' || contact_id from leads l join messages m on m.id = l.message_id where m.message_id = 'r6@customer.example'")" \
+   "Mailer: Spring news|campaign-reply|2" "a reply without References that quotes the body's keyed line: dave's campaign reply"
 # a forged reference, and a bare Re: subject: ordinary mail
 mail "$T/r3.eml" mallory@evil.example "Re: Spring news" r3@evil.example "In-Reply-To: <lg-C1-0000000000000000@example.test>"
 lmtp mallory@evil.example news@example.test "$T/r3.eml" >/dev/null
@@ -229,7 +242,7 @@ mail "$T/r5.eml" frank@customer.example "Out of office: Spring news" r5@customer
 lmtp frank@customer.example news@example.test "$T/r5.eml" >/dev/null
 is "$(sqlq "select source || '|' || decided_by || '|' || status || '|' || contact_id || '|' || coalesce(ticket_id, 0) from leads l join messages m on m.id = l.message_id where m.message_id = 'r5@customer.example'")" \
    "Mailer: Spring news|automatic|unread|4|0" "an auto-reply to a campaign: frank's lead, automatic, no ticket"
-is "$(sqlq "select count(*) from tickets")" "$((TIX0 + 2))" "... no ticket from any of these (carol's and gina's replies made the two)"
+is "$(sqlq "select count(*) from tickets")" "$((TIX0 + 3))" "... no ticket from any of these (the replies of carol, gina and dave made the three)"
 
 # --- consent of customers made from mail: off -----------------------------------
 mail "$T/n1.eml" hank@newcorp.example "A question" n1@newcorp.example

@@ -153,6 +153,13 @@ test_campaign_ref(void)
 	g_assert_false(lg_campaign_ref_find(key, tm, &id));
 	g_autoptr(lg_message) re = parse("From: x@y.example\nSubject: Re: Spring news\n\nx\n");
 	g_assert_false(lg_campaign_ref_find(key, re, &id));
+	/* the body's reference line, quoted by a client that dropped References */
+	g_autofree char *quoted = g_strdup_printf("From: carol@customer.example\nSubject: Re: news\n\nthanks\n> [ref:%s]\n", c);
+	g_autoptr(lg_message) q = parse(quoted);
+	g_assert_true(lg_campaign_ref_find(key, q, &id));
+	g_assert_cmpint(id, ==, 31);
+	g_autoptr(lg_message) qf = parse("From: x@y.example\n\n> [ref:lg-C31-0000000000000000]\n");
+	g_assert_false(lg_campaign_ref_find(key, qf, &id));
 }
 
 int
