@@ -19,7 +19,9 @@
  *   once per poll interval the mailer's upkeep (dead claims resolved,
  *   triggered sends scheduled, late ones dropped). It never runs on the
  *   delivery path, and it gives way to it: the thread runs at nice 10,
- *   and while LMTP sessions are open it pauses 50 ms between batches.
+ *   and while LMTP sessions are open it rests between batches three times
+ *   as long as the batch took, so a blast takes at most a quarter of the
+ *   time while mail comes in.
  *
  *   lmtp_outbox_stop() sets the abort flag: a transfer in flight is cut
  *   short, its row queued again without counting the attempt, and the
@@ -125,11 +127,13 @@ outbox_main(gpointer unused)
 		if (!lg_store_mailer_next_due(st, cfg->mailer_blasts_enabled, &mdue, &error))
 			goto fail;
 		gint64 now = g_get_monotonic_time();
+		gint64 mtime = 0;
 		if (mdue == 0 || now - last_upkeep >= (gint64) cfg->outbox_poll_interval * G_USEC_PER_SEC) {
 			lg_mailer_stats ms;
 			last_upkeep = now;
 			if (!lg_mailer_run(st, cfg, (guint) MAX(cfg->outbox_batch, 1), &outbox_abort, mreport, NULL, &ms, &error))
 				goto fail;
+			mtime = g_get_monotonic_time() - now;
 			if (ms.assumed)
 				lmtpd_warn("-", "mailer: %u send(s) of a worker that died after the end of data assumed sent",
 				           ms.assumed);
@@ -144,9 +148,10 @@ outbox_main(gpointer unused)
 			wait = MIN(wait, mdue);
 		}
 		complained = FALSE;
-		if (busy && g_atomic_int_get(&lmtpd.sessions) > 0) {
-			/* mail is coming in: the blast gives way between batches */
-			nap(0.05);
+		if (busy && mtime > 0 && g_atomic_int_get(&lmtpd.sessions) > 0) {
+			/* mail is coming in: the blast gives way, resting three times
+			 * as long as its batch took (at most a second) */
+			nap(MIN(3.0 * (double) mtime / G_USEC_PER_SEC, 1.0));
 			continue;
 		}
 		if (busy)

@@ -245,11 +245,11 @@ static const key_def keys[] = {
 	  "one-click unsubscribe URL (RFC 8058); the token is appended; the endpoint calls "
 	  "`leadgate unsubscribe TOKEN`; empty: mailto: only" },
 	{ "mailer", "per_minute", K_INT, F(mailer_per_minute), "0", 0, 1000000, NULL,
-	  "most campaign messages a worker sends per minute; 0: no limit" },
+	  "most campaign messages sent per minute, all workers together (each also spaces its sends evenly); 0: no limit" },
 	{ "mailer", "blasts_enabled", K_BOOL, F(mailer_blasts_enabled), "true", 0, 0, NULL,
 	  "false: blasts may not be sent (triggered campaigns still are)" },
 	{ "mailer", "max_triggered_per_day", K_INT, F(mailer_max_triggered_per_day), "0", 0, 100000000, NULL,
-	  "most triggered follow-ups sent in 24 hours, all campaigns together; 0: no limit" },
+	  "most follow-ups one triggered campaign sends in any 24 hours (the rest wait, then are dropped past max_lateness); 0: no limit" },
 	{ "mailer", "max_lateness", K_DUR, F(mailer_max_lateness), "1d", 60, 365 * 86400, NULL,
 	  "a triggered follow-up not sent this long after it was due is dropped with a reason, not sent late" },
 };

@@ -16,7 +16,7 @@
  *        before the end of DATA can be on the wire; the hook commits
  *        phase = 'data' and the Message-ID (lg_store_mailer_data). If that
  *        commit fails the transfer is aborted and the MTA drops the
- *        message;
+ *        message; a killed worker leaves the commit in the WAL;
  *     4. after the MTA's 250 marks it sent. That mark is deferred: it is
  *        committed in the same transaction as the next row's phase 'data'
  *        (or on its own at the end of a batch, or before any other
@@ -46,13 +46,21 @@
  *   sent to twice.
  *
  *   Durability: the run's connection commits without an fsync
- *   (lg_store_defer_sync); the data hook fdatasyncs the WAL right after
- *   its commit, outside SQLite's write lock, so phase 'data' (and the
- *   claim, and the previous row's sent mark) is on disk before the end of
- *   DATA can leave, while leadgate-lmtpd's writer is never kept waiting
- *   for the mailer's fsyncs. A retry or failure mark is synced at once;
- *   the run ends with a sync and puts the connection back to
- *   synchronous=FULL.
+ *   (lg_store_defer_sync): a commit is written to the WAL, which a killed
+ *   process cannot lose, and SQLite's write lock is held for microseconds,
+ *   so leadgate-lmtpd's writer never waits for the mailer's fsyncs. The
+ *   WAL is fdatasynced, outside the lock, as soon as the MTA answered the
+ *   end of DATA (so every mark is on disk before the next message), after
+ *   a retry or failure mark, and at the end of the run, which then puts
+ *   the connection back to synchronous=FULL. The hook does not sync before
+ *   the end of DATA on purpose: a worker killed during that fsync would
+ *   leave a phase mark for a message the MTA never got (tests/mailer/
+ *   worker.sh caught exactly that). Without the sync, the window in which
+ *   a kill leaves the mark but not the end of DATA is the few
+ *   microseconds from the commit's write() to libcurl's send(). A power
+ *   loss in the moment between the end of DATA and the sync may lose the
+ *   mark; the local MTA acknowledges only after its own fsync, so it then
+ *   almost always lost the message as well, and it is sent again.
  *
  *   Pacing: [mailer] per_minute (0: unlimited) spaces the sends of one
  *   process by 60/per_minute seconds and, across processes, claims no
@@ -347,8 +355,9 @@ data_hook(gpointer data)
 	if (!lg_store_mailer_data(c->st, c->cur_id, c->token, c->cur_mid, c->pending_sent, &c->hook_error))
 		return FALSE;
 	c->pending_sent = 0;
-	/* durable before the end of DATA leaves; the write lock is already free */
-	return c->ws == NULL || lg_walsync_sync(c->ws, &c->hook_error);
+	/* no fsync here: the end of DATA leaves microseconds after the commit's
+	 * write (see Durability above) */
+	return TRUE;
 }
 
 static gboolean
@@ -437,6 +446,12 @@ send_row(run_ctx *c, lg_mailer_item *it, lg_mailer_outcome *outcome, double *del
 	lg_smtp_send(c->smtp, c->cfg->mailer_from, rcpts, data, len, res);
 	c->last_send_us = g_get_monotonic_time();
 	lg_smtp_result *r = &g_array_index(res, lg_smtp_result, 0);
+	/* the phase mark (and the previous row's sent mark) to disk, now that the
+	 * MTA has answered: before the next message, and outside the write lock */
+	if (r->data_done && c->ws && !lg_walsync_sync(c->ws, error)) {
+		g_clear_pointer(&c->smtp, lg_smtp_free);
+		return FALSE;
+	}
 	if (c->hook_error) {
 		/* the phase could not be made durable: the transfer was cut before the end of DATA */
 		g_propagate_error(error, c->hook_error);

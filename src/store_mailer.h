@@ -18,7 +18,7 @@
  *     lg_store_mailer_drop_late() triggered rows past max_lateness -> dropped
  *     lg_store_mailer_claim()     due rows of active campaigns -> sending
  *     lg_store_mailer_data()      the end of DATA is about to reach the MTA:
- *                                 phase 'data' (and the Message-ID), durable
+ *                                 phase 'data' (and the Message-ID)
  *     lg_store_mailer_finish()    sending -> sent | queued | failed | skipped
  *
  *   Consent is one SQL expression (MAILER_EXCLUDED in store_mailer.c): an

@@ -17,7 +17,7 @@ for cmd in $("$LEADGATE" help | awk '/^  [a-z]/ {print $1}'); do
   check "leadgate(1) documents '$cmd'" grep -Eq "^\.(B|BR|BI|TP).*\b$cmd\b" "$man/leadgate.1"
 done
 lg init >/dev/null
-for v in v_leads v_unread_leads v_tickets v_ticket_thread v_activities v_sync_log v_notifications; do
+for v in v_leads v_unread_leads v_tickets v_ticket_thread v_activities v_sync_log v_notifications v_campaign_sends; do
   for col in $(sqlq "select name from pragma_table_info('$v')"); do
     check "leadgate-views(7) documents $v.$col" grep -q "$col" "$man/leadgate-views.7"
   done
@@ -36,6 +36,9 @@ is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_activities'
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_sync_log')")" \
    "at,user_email,direction,message_id,subject,outcome,reason,lead_id,counterpart,activity_id,source" \
    "v_sync_log has the columns of SPEC §8 in order, then more"
+is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_campaign_sends')")" \
+   "campaign,at,recipient,organization,state,error,send_id,due_at,attempts,message_id,ticket_number,lead_id" \
+   "v_campaign_sends has the columns of SPEC §8 in order, then more"
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_unread_leads')")" \
    "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_leads')")" "v_unread_leads has the columns of v_leads"
 is "$(sqlq "select group_concat(name, ',') from pragma_table_info('v_notifications')")" \
