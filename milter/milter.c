@@ -58,7 +58,6 @@
  *   stops libmilter, lets the writer record what is spooled, and exits 0.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -74,13 +73,9 @@
 #include <libmilter/mfapi.h>
 
 #include "lg.h"
-#include "address.h"
 #include "config.h"
-#include "envelope.h"
 #include "message.h"
-#include "raw.h"
 #include "store.h"
-#include "sync.h"
 #include "store_sync.h"
 #include "privs.h"
 #include "milter_msg.h"
