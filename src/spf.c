@@ -319,6 +319,30 @@ exchange(helper_slot *h, const lg_spf_request *req, lg_spf_response *resp, gint6
 	return TRUE;
 }
 
+/* exchange(), and once more with a new helper when a helper that had
+ * already answered before was found gone at once (it ended or went away
+ * while idle: killed, or out of memory), so that its death is not this
+ * check's temperror. A helper started for this check, a timeout, or an
+ * answer that does not decode are not retried: those are the check's own. */
+static gboolean
+exchange_retry(lg_spf_pool *p, helper_slot *h, const lg_spf_request *req, lg_spf_response *resp, gint64 deadline,
+               const char **why)
+{
+	gboolean reused = h->checks > 0;
+	g_autoptr(GError) error = NULL;
+
+	if (exchange(h, req, resp, deadline, why))
+		return TRUE;
+	if (!reused || (strcmp(*why, "ended") != 0 && strcmp(*why, "went away") != 0))
+		return FALSE;
+	helper_stop(h, *why);
+	if (!helper_start(p, h, &error)) {
+		*why = "could not be started again";
+		return FALSE;
+	}
+	return exchange(h, req, resp, deadline, why);
+}
+
 static void
 cache_entry_free(gpointer p)
 {
@@ -388,7 +412,7 @@ check_run(gpointer job, gpointer pool)
 		p->no_spawn_until = g_get_monotonic_time() + LG_SPF_RESPAWN_WAIT;
 		g_mutex_unlock(&p->lock);
 		check_done(c, LG_SPF_TEMPERROR, "the SPF helper could not be started", FALSE);
-	} else if (!exchange(h, &c->req, &resp, deadline, &why)) {
+	} else if (!exchange_retry(p, h, &c->req, &resp, deadline, &why)) {
 		helper_stop(h, why);
 		check_done(c, LG_SPF_TEMPERROR, "the SPF helper failed", FALSE);
 	} else {
