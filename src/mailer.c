@@ -12,7 +12,7 @@
  *     2. checks it again (consent, undeliverable, spam list, campaign still
  *        active): an unsubscribe that landed a moment ago is honoured;
  *     3. sends it through libcurl (smtp_send.c). libcurl's read callback
- *        calls the data hook when the message's last byte is handed over,
+ *        calls the data hook on the read after the message's last byte,
  *        before the end of DATA can be on the wire; the hook commits
  *        phase = 'data' and the Message-ID (lg_store_mailer_data). If that
  *        commit fails the transfer is aborted and the MTA drops the
@@ -268,7 +268,9 @@ lg_mailer_build(const lg_campaign *c, GHashTable *values, const char *recipient,
 	g_string_append_printf(body, "\n-- \nTo unsubscribe, send a mail to %s", umail);
 	if (uurl)
 		g_string_append_printf(body, "\nor open %s", uurl);
-	g_string_append_c(body, '\n');
+	/* the keyed reference: a reply from a client that drops In-Reply-To and
+	 * References still comes back as this end user's lead (chain.c) */
+	g_string_append_printf(body, "\nReference: %s\n", cref);
 
 	GMimeMessage *m = g_mime_message_new(TRUE);
 	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, NULL, cfg->mailer_from);

@@ -91,6 +91,8 @@ is "$(sqlq "select count(*) from leads")" 0 "the unsubscribe mail is no lead"
 f5=$(sunk c5@acme.test)
 mid5=$(header "$f5" Message-ID)
 like "$mid5" '^<lg-C[0-9]+-[0-9a-f]{16}@example\.test>$' "c5's message has a keyed Message-ID"
+ref5=${mid5#<}; ref5=${ref5%@*}
+like "$(tr -d '\r' < "$f5")" "Reference: $ref5" "... and the same reference in a line of its body"
 printf 'From: Customer 5 <c5@acme.test>\nTo: <news@example.test>\nSubject: Re: Spring at Acme\nMessage-ID: <reply-5@acme.test>\nIn-Reply-To: %s\nReferences: %s\n\nHow much for 40 printers?\n' \
 	"$mid5" "$mid5" > "$T/r5.eml"
 like "$(lmtp c5@acme.test news@example.test "$T/r5.eml")" '<-  250 2\.0\.0 <news@example\.test> Ok' "c5 replies to news@: accepted"
