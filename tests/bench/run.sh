@@ -134,15 +134,19 @@ ensure_packages() {
 	{ [ -x "$SMTP_SOURCE" ] && [ -x "$SMTP_SINK" ]; } || need="$need postfix"
 	{ command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/lmtp ]; } \
 		|| need="$need dovecot-core dovecot-lmtpd"
+	# the milter's row against OpenDKIM signing (tests/milter/bench-milter.sh)
+	{ command -v opendkim >/dev/null && command -v opendkim-genkey >/dev/null; } \
+		|| need="$need opendkim opendkim-tools"
 	[ -z "$need" ] && return 0
 	if [ "$(id -u)" != 0 ]; then
 		warn "missing packages:$need (run make bench as root to install them)"
 		return 0
 	fi
-	local pf_pid=/var/spool/postfix/pid/master.pid dc_pid=/run/dovecot/master.pid
-	local pf_before dc_before pf_after dc_after
+	local pf_pid=/var/spool/postfix/pid/master.pid dc_pid=/run/dovecot/master.pid dk_pid=/run/opendkim/opendkim.pid
+	local pf_before dc_before dk_before pf_after dc_after dk_after
 	pf_before=$(alive_pidfile $pf_pid)
 	dc_before=$(alive_pidfile $dc_pid)
+	dk_before=$(alive_pidfile $dk_pid)
 	log "installing:$need"
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	# shellcheck disable=SC2086
@@ -157,6 +161,7 @@ ensure_packages() {
 	# The packages must not leave a system daemon running that was not before.
 	pf_after=$(alive_pidfile $pf_pid)
 	dc_after=$(alive_pidfile $dc_pid)
+	dk_after=$(alive_pidfile $dk_pid)
 	if [ -n "$pf_after" ] && [ -z "$pf_before" ]; then
 		log "the postfix install started the system Postfix (master $pf_after): stopping it"
 		kill -TERM "$pf_after" 2>/dev/null
@@ -164,6 +169,10 @@ ensure_packages() {
 	if [ -n "$dc_after" ] && [ -z "$dc_before" ]; then
 		log "the dovecot install started the system Dovecot (master $dc_after): stopping it"
 		kill -TERM "$dc_after" 2>/dev/null
+	fi
+	if [ -n "$dk_after" ] && [ -z "$dk_before" ]; then
+		log "the opendkim install started the system OpenDKIM ($dk_after): stopping it"
+		kill -TERM "$dk_after" 2>/dev/null
 	fi
 }
 
