@@ -579,3 +579,9 @@ store_finish(lg_store *st, gboolean ok, GError **error)
 	lg_store_rollback(st);
 	return FALSE;
 }
+
+char *
+store_col_dup(sqlite3_stmt *s, int i)
+{
+	return g_strdup((const char *) sqlite3_column_text(s, i));
+}

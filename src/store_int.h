@@ -41,10 +41,12 @@ int store_step_row(lg_store *st, sqlite3_stmt *stmt, GError **error);
 
 /* Runs a statement that returns no rows. *@changes_r (may be NULL) = rows changed. */
 gboolean store_exec(lg_store *st, const char *sql, const char *fmt, gint64 *changes_r, GError **error, ...);
-/* First column of the first row as an integer; *@found_r says whether a row came. */
 /* Ends a transaction the caller began: commit when @ok, else roll back
  * (FALSE, @error already set by what failed). */
 gboolean store_finish(lg_store *st, gboolean ok, GError **error);
+/* Column @i of the current row as a new string (NULL for SQL NULL). */
+char *store_col_dup(sqlite3_stmt *s, int i);
+/* First column of the first row as an integer; *@found_r says whether a row came. */
 gboolean store_get_int(lg_store *st, const char *sql, const char *fmt, gint64 *out,
                        gboolean *found_r, GError **error, ...);
 /* First column of the first row as a new string (NULL when no row or NULL). */

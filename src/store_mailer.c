@@ -202,12 +202,6 @@ lg_campaign_free(lg_campaign *c)
 	g_free(c);
 }
 
-static char *
-col(sqlite3_stmt *s, int i)
-{
-	return g_strdup((const char *) sqlite3_column_text(s, i));
-}
-
 static gboolean
 campaign_get(lg_store *st, const char *name, gint64 id, lg_campaign **c_r, GError **error)
 {
@@ -227,14 +221,14 @@ campaign_get(lg_store *st, const char *name, gint64 id, lg_campaign **c_r, GErro
 	}
 	lg_campaign *c = g_new0(lg_campaign, 1);
 	c->id = sqlite3_column_int64(s, 0);
-	c->name = col(s, 1);
-	c->kind = col(s, 2);
-	c->state = col(s, 3);
-	c->trigger_event = col(s, 4);
+	c->name = store_col_dup(s, 1);
+	c->kind = store_col_dup(s, 2);
+	c->state = store_col_dup(s, 3);
+	c->trigger_event = store_col_dup(s, 4);
 	c->delay_seconds = sqlite3_column_int64(s, 5);
-	c->subject = col(s, 6);
-	c->body_text = col(s, 7);
-	c->body_html = col(s, 8);
+	c->subject = store_col_dup(s, 6);
+	c->body_text = store_col_dup(s, 7);
+	c->body_html = store_col_dup(s, 8);
 	store_done(s);
 	*c_r = c;
 	return TRUE;
@@ -350,7 +344,7 @@ lg_store_mailer_values(lg_store *st, gint64 campaign_id, const char *email, gint
 		return FALSE;
 	}
 	*end_user_id_r = sqlite3_column_int64(s, 0);
-	*json_r = col(s, 1);
+	*json_r = store_col_dup(s, 1);
 	store_done(s);
 	return TRUE;
 }
@@ -539,9 +533,9 @@ lg_store_mailer_claim(lg_store *st, const char *token, int lease, int max, gbool
 		it->attempts = sqlite3_column_int64(s, 1);
 		it->campaign_id = sqlite3_column_int64(s, 2);
 		it->end_user_id = sqlite3_column_int64(s, 3);
-		it->recipient = col(s, 4);
-		it->payload = col(s, 5);
-		it->campaign = col(s, 6);
+		it->recipient = store_col_dup(s, 4);
+		it->payload = store_col_dup(s, 5);
+		it->campaign = store_col_dup(s, 6);
 		it->triggered = sqlite3_column_int(s, 7) != 0;
 		g_ptr_array_add(*items_r, it);
 	}
@@ -570,7 +564,7 @@ lg_store_mailer_recheck(lg_store *st, gint64 id, char **reason_r, gboolean *paus
 		return TRUE;
 	}
 	*paused_r = sqlite3_column_int(s, 0) != 0;
-	*reason_r = col(s, 1);
+	*reason_r = store_col_dup(s, 1);
 	store_done(s);
 	return TRUE;
 }
@@ -663,7 +657,7 @@ lg_store_json_values(lg_store *st, const char *json, GHashTable **values_r, GErr
 	                             "s", error, json ? json : "{}");
 	int r;
 	while ((r = store_step_row(st, s, error)) > 0)
-		g_hash_table_insert(*values_r, col(s, 0), col(s, 1));
+		g_hash_table_insert(*values_r, store_col_dup(s, 0), store_col_dup(s, 1));
 	return r == 0;
 }
 

@@ -194,12 +194,6 @@ lg_outbox_item_free(lg_outbox_item *it)
 	g_free(it);
 }
 
-static char *
-col(sqlite3_stmt *s, int i)
-{
-	return g_strdup((const char *) sqlite3_column_text(s, i));
-}
-
 static gboolean
 item_details(lg_store *st, lg_outbox_item *it, GError **error)
 {
@@ -218,21 +212,21 @@ item_details(lg_store *st, lg_outbox_item *it, GError **error)
 			g_set_error(error, LG_STORE_ERROR, LG_STORE_ERROR_NOTFOUND, "outbox row %" G_GINT64_FORMAT " vanished", it->id);
 		return FALSE;
 	}
-	it->kind = col(s, 0);
-	it->event = col(s, 1);
-	it->channel = col(s, 2);
-	it->recipient = col(s, 3);
-	it->webhook_id = col(s, 4);
-	it->payload = col(s, 5);
+	it->kind = store_col_dup(s, 0);
+	it->event = store_col_dup(s, 1);
+	it->channel = store_col_dup(s, 2);
+	it->recipient = store_col_dup(s, 3);
+	it->webhook_id = store_col_dup(s, 4);
+	it->payload = store_col_dup(s, 5);
 	it->endpoint_id = sqlite3_column_int64(s, 6);
-	it->url = col(s, 7);
-	it->secret = col(s, 8);
-	it->secret_file = col(s, 9);
+	it->url = store_col_dup(s, 7);
+	it->secret = store_col_dup(s, 8);
+	it->secret_file = store_col_dup(s, 9);
 	it->endpoint_disabled = sqlite3_column_int(s, 10) != 0;
-	it->subject = col(s, 11);
-	it->sender_email = col(s, 12);
-	it->sender_name = col(s, 13);
-	it->mailbox = col(s, 14);
+	it->subject = store_col_dup(s, 11);
+	it->sender_email = store_col_dup(s, 12);
+	it->sender_name = store_col_dup(s, 13);
+	it->mailbox = store_col_dup(s, 14);
 	it->lead_id = sqlite3_column_int64(s, 15);
 	it->ticket_number = sqlite3_column_int64(s, 16);
 	store_done(s);
