@@ -25,7 +25,8 @@ G_BEGIN_DECLS
 char *lg_ref_make(const char *key, char kind, gint64 id);
 /* Verifies a token (a bare reference, or a Message-ID starting with one). */
 gboolean lg_ref_verify(const char *key, const char *token, char *kind_r, gint64 *id_r);
-/* Finds the first valid reference anywhere in @text. */
+/* Finds the first valid reference anywhere in @text; at most 64 strings
+ * shaped like references (of the kind asked for) are verified. */
 gboolean lg_ref_find(const char *key, const char *text, char *kind_r, gint64 *id_r);
 /* Finds the first valid reference of @kind in @text. */
 gboolean lg_ref_find_kind(const char *key, const char *text, char kind, gint64 *id_r);

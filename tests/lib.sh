@@ -20,6 +20,16 @@ printf '[store]\ndatabase = %s\n[rules]\ndirectory = %s\n' "$T/lg.db" "$T/rules"
 lg() { "$LEADGATE" -c "$T/leadgate.conf" "$@"; }
 # sqlq SQL: one query on the test database (read-only use)
 sqlq() { sqlite3 -batch -noheader -cmd ".timeout 5000" "$T/lg.db" "$@"; }
+# wait_for SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS
+# (tests/postfix/postfix-lib.sh has its own, without SECONDS)
+wait_for() {
+  local n=$(( $1 * 10 )) i; shift
+  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+# sql_is QUERY VALUE: the query's answer is VALUE (for wait_for)
+sql_is() { [ "$(sqlq "$1")" = "$2" ]; }
+
 # smtp_sink_start DIR [SMTP-SINK OPTION...]: Postfix's smtp-sink on a free
 # loopback port ($SINK_PORT, pid $SINK_PID), each message dumped to a file
 # of its own in DIR (headers X-Mail-Args and X-Rcpt-Args give the envelope;

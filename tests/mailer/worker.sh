@@ -13,15 +13,8 @@ command -v python3 >/dev/null || skip_all "python3 is not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 is not installed"
 check "smtp-sink starts" smtp_sink_start "$T/sink"
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds (bounded)
-wait_for() {
-	local n=$(( $1 * 10 )) i; shift
-	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 mails() { find "$T/sink" -type f | wc -l; }
 at_least() { [ "$(mails)" -ge "$1" ]; }
-sql_is() { [ "$(sqlq "$1")" = "$2" ]; }
 # once CAMPAIGN-ID SUBJECT DESCRIPTION: nobody got the campaign twice and
 # everybody got it, but for a row settled in the one ambiguous case
 # (src/mailer.c: killed after phase 'data' was committed and before the end

@@ -19,12 +19,6 @@ if [ ! -x "$SMTP_SINK" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null;
 fi
 [ -x "$SMTP_SINK" ] || skip_all "smtp-sink (Postfix) is not installed"
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds (bounded)
-wait_for() {
-	local n=$(( $1 * 10 )) i; shift
-	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 # --- the webhook receiver and the SMTP sink --------------------------------
 W="$T/hooks"
@@ -111,7 +105,6 @@ send() {
 answered() { awk -v n="$1" -v t="$2" '$1 == n && $2 == 200 && $4 == 1 && $5 == t' "$W/log" | wc -l; }
 all_sent() { [ "$(sqlq "select count(*) from outbox where state <> 'sent'")" = 0 ]; }
 # sql_is SQL WANT: the query's answer is WANT (for wait_for)
-sql_is() { [ "$(sqlq "$1")" = "$2" ]; }
 all_sent_but_failed() { [ "$(sqlq "select count(*) from outbox where state in ('queued', 'sending')")" = 0 ]; }
 
 check "leadgate-lmtpd starts, with its outbox worker" lmtpd_start

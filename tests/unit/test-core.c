@@ -116,6 +116,17 @@ test_ref(void)
 	g_assert_true(lg_ref_find_kind(key, mixed, 'U', &id));
 	g_assert_cmpint(id, ==, 12);
 	g_assert_false(lg_ref_find_kind(key, mixed, 'L', &id));
+	/* a body of forged references: at most 64 are verified, so a valid one
+	 * after 64 forged ones of its kind is not found, but forged ones of
+	 * other kinds do not count */
+	g_autoptr(GString) flood = g_string_new(NULL);
+	for (int i = 0; i < 64; i++)
+		g_string_append(flood, "lg-C9-0123456789abcdef\n");
+	g_autofree char *flood_u = g_strconcat(flood->str, u, NULL);
+	g_assert_true(lg_ref_find_kind(key, flood_u, 'U', &id));
+	g_autofree char *flood_c = g_strconcat(flood->str, c, NULL);
+	g_assert_false(lg_ref_find_kind(key, flood_c, 'C', &id));
+	g_assert_false(lg_ref_find(key, flood_c, &kind, &id));
 	/* a U token cannot be turned into a C one */
 	g_autofree char *swapped = g_strdup(u);
 	swapped[3] = 'C';
