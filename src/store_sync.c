@@ -329,6 +329,11 @@ lg_store_sync_log_list(lg_store *st, const char *from, const char *to, const cha
 	        from, to, u ? u : user, u ? u : user, search, search, like, like, like);
 }
 
+/* A raw message that a quarantine entry still waits to replay is the only
+ * copy of mail leadgate accepted: never purged, whatever its age. */
+#define AWAITING_REPLAY \
+	"EXISTS (SELECT 1 FROM quarantine q WHERE q.sha256 = raw_messages.sha256 AND q.replayed_at IS NULL)"
+
 gboolean
 lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_counts *n, GError **error)
 {
@@ -338,15 +343,17 @@ lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_coun
 	if (!dry_run && !lg_store_begin(st, error))
 		return FALSE;
 	gboolean ok =
-	    store_get_int(st, "SELECT count(*) FROM raw_messages WHERE created_at < ? AND data IS NOT NULL", "s",
-	                  &n->raw, NULL, error, before) &&
+	    store_get_int(st, "SELECT count(*) FROM raw_messages WHERE created_at < ? AND data IS NOT NULL AND NOT "
+	                  AWAITING_REPLAY, "s", &n->raw, NULL, error, before) &&
+	    store_get_int(st, "SELECT count(*) FROM raw_messages WHERE created_at < ? AND data IS NOT NULL AND "
+	                  AWAITING_REPLAY, "s", &n->kept, NULL, error, before) &&
 	    store_get_int(st, "SELECT count(*) FROM messages WHERE received_at < ? AND body_text IS NOT NULL", "s",
 	                  &n->bodies, NULL, error, before) &&
 	    store_get_int(st, "SELECT count(*) FROM activities WHERE at < ? AND purged_at IS NULL", "s",
 	                  &n->activities, NULL, error, before);
 	if (ok && !dry_run)
 		ok = store_exec(st, "UPDATE raw_messages SET data = NULL, purged_at = " NOW " WHERE created_at < ? "
-		                "AND data IS NOT NULL", "s", NULL, error, before) &&
+		                "AND data IS NOT NULL AND NOT " AWAITING_REPLAY, "s", NULL, error, before) &&
 		     store_exec(st, "UPDATE messages SET body_text = NULL WHERE received_at < ? AND body_text IS NOT NULL",
 		                "s", NULL, error, before) &&
 		     store_exec(st, "UPDATE activities SET body = NULL, purged_at = " NOW " WHERE at < ? "

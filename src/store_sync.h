@@ -101,11 +101,14 @@ gboolean lg_store_sync_log_list(lg_store *st, const char *from, const char *to, 
 
 /* Drops raw messages and message bodies recorded before @before (ISO
  * 8601 UTC); activities and the sync log stay, their bodies dropped and
- * marked purged. With @dry_run nothing changes: the counts say what would. */
+ * marked purged; the raw message of a quarantine entry not yet replayed is
+ * kept (counted in kept). With @dry_run nothing changes: the counts say
+ * what would. */
 typedef struct {
 	gint64 raw;         /* raw messages */
 	gint64 bodies;      /* message bodies */
 	gint64 activities;  /* activity bodies */
+	gint64 kept;        /* old raw messages kept: quarantined, awaiting replay */
 } lg_purge_counts;
 gboolean lg_store_purge(lg_store *st, const char *before, gboolean dry_run, lg_purge_counts *n, GError **error);
 

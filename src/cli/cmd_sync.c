@@ -130,10 +130,19 @@ cmd_purge(lg_cli *cli, int argc, char **argv)
 	g_autofree char *text = g_strdup_printf("%s %" G_GINT64_FORMAT " raw messages, %" G_GINT64_FORMAT
 	                                        " message bodies, %" G_GINT64_FORMAT " activity bodies from before %s",
 	                                        dry_run ? "would purge" : "purged", n.raw, n.bodies, n.activities, before);
+	if (n.kept > 0) {
+		/* said on its own line, so that the first one keeps its form */
+		g_autofree char *more = g_strdup_printf("\nkept %" G_GINT64_FORMAT " older raw messages: quarantined, "
+		                                        "not yet replayed (leadgate replay --quarantine)", n.kept);
+		g_autofree char *t = g_strconcat(text, more, NULL);
+		g_free(text);
+		text = g_steal_pointer(&t);
+	}
 	g_autofree char *r = g_strdup_printf("%" G_GINT64_FORMAT, n.raw);
+	g_autofree char *k = g_strdup_printf("%" G_GINT64_FORMAT, n.kept);
 	g_autofree char *b = g_strdup_printf("%" G_GINT64_FORMAT, n.bodies);
 	g_autofree char *a = g_strdup_printf("%" G_GINT64_FORMAT, n.activities);
-	cli_print_done(cli, text, "raw_messages", r, "message_bodies", b, "activity_bodies", a,
+	cli_print_done(cli, text, "raw_messages", r, "message_bodies", b, "activity_bodies", a, "kept_quarantined", k,
 	               "before", before, "dry_run", dry_run ? "1" : "0", NULL);
 	return 0;
 }

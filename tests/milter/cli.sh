@@ -78,6 +78,22 @@ is "$(sqlq "select quote(body) || ' ' || (purged_at is not null) from v_activiti
 is "$(sqlq "select count(*) from sync_log")" "4" "the sync log stays"
 like "$(lg purge)" "^purged 0 raw messages" "a second purge finds nothing"
 
+# the raw message of a quarantined delivery (the chain failed on it; the
+# mail was accepted) is the only copy: kept, however old, until replayed
+printf 'From: Quinn <quinn@customer.example>\r\nTo: support@example.com\r\nSubject: held\r\nMessage-ID: <held@customer.example>\r\n\r\nKeep me\r\n' > "$T/held.eml"
+LEADGATE_FAULT_INJECT=chain lg ingest --rcpt support@example.com "$T/held.eml" > /dev/null
+is "$(sqlq "select count(*) from quarantine where replayed_at is null")" "1" "a delivery the chain failed on is quarantined"
+sqlite3 "$T/lg.db" "update raw_messages set created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-100 days') where data is not null"
+out=$(lg purge --dry-run)
+like "$out" "^would purge 0 raw messages" "purge --dry-run leaves a quarantined raw message out"
+like "$out" "kept 1 older raw messages: quarantined, not yet replayed \(leadgate replay --quarantine\)" "... and says so"
+like "$(lg purge)" "^purged 0 raw messages.*
+kept 1 older raw messages" "purge keeps it"
+is "$(lg --json purge --dry-run | python3 -c 'import json,sys; print(json.load(sys.stdin)["kept_quarantined"])')" "1" "purge --json: kept_quarantined"
+check "the old quarantined message replays" lg replay --quarantine
+is "$(sqlq "select count(*) from leads l join messages m on m.id = l.message_id where m.message_id = 'held@customer.example'")" "1" "... into its lead"
+like "$(lg purge)" "^purged 1 raw messages" "once replayed, the next purge drops it"
+
 # -- removing a user stops their sync; their past activities stay
 lg user remove rep@example.com >/dev/null
 is "$(sqlq "select count(*) from v_activities where user_email = 'rep@example.com'")" "1" "a removed user's activities stay"
