@@ -229,12 +229,14 @@ take_without_nul(lg_message *msg, char *s, gsize len)
  * unloads it soon after its last descriptor is closed, once two other
  * converters were released. With mail in a handful of charsets, nearly
  * every conversion loaded and unloaded its module: dlopen() and dlclose()
- * under the loader's global lock, 111 against 42 microseconds a parse over
- * messages in ten charsets. One descriptor per charset kept open for the
- * life of the process keeps its module loaded. The common charsets of mail
- * are kept from lg_message_init() on; others as they are first met, up to
- * a bound, so that a stranger naming many charsets costs only what every
- * conversion cost before (a charset iconv does not know is never kept). */
+ * under the loader's global lock, a parse three to four times slower
+ * (docs/performance.md). One descriptor per charset kept open for the life
+ * of the process keeps its module loaded. The common charsets of mail are
+ * kept from lg_message_init() on; others after their first conversion that
+ * worked, up to a bound, so that a stranger naming many charsets costs only
+ * what every conversion cost before, and a name iconv does not know costs
+ * nothing here (glibc's deferred unloading still holds the module the
+ * conversion just used). */
 #define KEPT_CHARSETS_MAX 64
 static GMutex kept_lock;
 static GHashTable *kept_charsets;   /* upper-case iconv name -> GIConv, never closed */
@@ -384,8 +386,9 @@ to_utf8(lg_message *msg, const char *data, gsize len, const char *charset)
 		gboolean escapes = g_ascii_strncasecmp(iconv_name, "ISO-2022", 8) == 0 ||
 		                   g_ascii_strncasecmp(iconv_name, "UTF-7", 5) == 0 ||
 		                   g_ascii_strncasecmp(iconv_name, "HZ", 2) == 0;
-		keep_charset_loaded(iconv_name);
 		char *out = g_convert(data, (gssize) len, "UTF-8", iconv_name, NULL, &written, NULL);
+		if (out != NULL)
+			keep_charset_loaded(iconv_name);
 		if (out != NULL && escapes && memchr(out, 0x1B, written) != NULL)
 			g_clear_pointer(&out, g_free);
 		if (out != NULL)
@@ -696,9 +699,9 @@ header_text(parse_ctx *ctx, GMimeHeaderList *hl, int i, gboolean *changed)
 	if (!g_utf8_validate(v, -1, NULL)) {
 		const char *cs = declared_charset(ctx);
 		const char *iconv_name = cs ? g_mime_charset_iconv_name(cs) : NULL;
-		if (iconv_name != NULL)
-			keep_charset_loaded(iconv_name);
 		char *conv = iconv_name ? g_convert(v, -1, "UTF-8", iconv_name, NULL, NULL, NULL) : NULL;
+		if (conv != NULL)
+			keep_charset_loaded(iconv_name);
 		if (conv == NULL || !g_utf8_validate(conv, -1, NULL)) {
 			g_free(conv);
 			conv = to_utf8(ctx->msg, v, strlen(v), NULL);
